@@ -1,1 +1,39 @@
-//! adt-plugin
+//! adt-plugin — the Adversarial Diffusion Tuning engine for burn 0.22.
+//!
+//! The engine is generic over the seams in [`traits`] (denoiser, schedule/sampler, codec,
+//! conditioner, backbone) and provides, on top of them:
+//! - [`inference`]: simulated inference with the backward-flow constraint;
+//! - [`discriminator`]: siamese heads on backbone taps (spectral norm, local batch norm);
+//! - [`augment`]: DiffAugment with shared draws for each real/fake pair;
+//! - [`losses`]: hinge, generator adversarial, R1, `L_diff` (ε / v / flow);
+//! - [`step`]: one alternating D/G iteration ([`step::adt_step`]);
+//! - [`strategy`] + [`trainer`]: the burn-train custom strategy and the [`AdtTrainer`] runner,
+//!   with [`metrics`] (burn numeric metrics), [`events`] (`events.jsonl`), [`checkpoint`]
+//!   (atomic step checkpoints, exact resume) and [`ema`];
+//! - [`config`]: [`AdtConfig`], every knob with its default;
+//! - [`toy`]: tiny implementations of every seam for tests, benchmarks and examples.
+
+pub mod augment;
+pub mod checkpoint;
+pub mod config;
+pub mod discriminator;
+pub mod ema;
+pub mod error;
+pub mod events;
+pub mod grads;
+pub mod inference;
+pub mod losses;
+pub mod metrics;
+pub mod model;
+pub mod renderer;
+pub mod rng;
+pub mod step;
+pub mod strategy;
+pub mod toy;
+pub mod trainer;
+pub mod traits;
+
+pub use config::AdtConfig;
+pub use error::{AdtError, Result};
+pub use model::{AdtBatch, AdtModel, FrozenContext};
+pub use trainer::{AdtTrainer, RunReport};

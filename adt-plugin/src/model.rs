@@ -1,0 +1,275 @@
+//! [`AdtModel`]: the trainable pair (generator θ + discriminator heads) as one burn module, plus
+//! the frozen context it runs with, and the pieces of one ADT iteration.
+//!
+//! The frozen modules (codec, conditioner, backbone) live in [`FrozenContext`], a skipped field:
+//! they are not part of the model's record (checkpoints hold only what is trained) and their
+//! parameters are `no_grad()`, so they never receive gradients and stay bit-identical.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use burn::prelude::*;
+use burn::train::{InferenceStep, TrainOutput, TrainStep};
+
+use crate::augment::AugmentPolicy;
+use crate::config::{AdtConfig, TimestepSampling};
+use crate::discriminator::{DiscSettings, Discriminator};
+use crate::error::{AdtError, Result};
+use crate::losses;
+use crate::metrics::{AdtOutput, StepMetrics};
+use crate::rng::EngineRng;
+use crate::traits::{
+    Backbone, Codec, CondPair, Conditioner, Denoiser, NoiseLevel, NoiseSchedule, Sampler,
+};
+
+/// A training batch: real images and their prompts.
+#[derive(Clone, Debug)]
+pub struct AdtBatch {
+    /// Images `[B, 3, H, W]` in `[-1, 1]`.
+    pub images: Tensor<4>,
+    /// One prompt per image.
+    pub prompts: Vec<String>,
+}
+
+/// The frozen modules and the schedule/sampler of a model family.
+pub struct FrozenContext<C, T, B> {
+    /// VAE or identity (params `no_grad`).
+    pub codec: C,
+    /// Prompt encoder (params `no_grad`).
+    pub conditioner: T,
+    /// Discriminator backbone (params `no_grad`).
+    pub backbone: B,
+    /// Training noise schedule of `L_diff`.
+    pub schedule: Arc<dyn NoiseSchedule>,
+    /// Deployment sampler.
+    pub sampler: Arc<dyn Sampler>,
+    /// The engine config.
+    pub config: AdtConfig,
+    /// Parsed DiffAugment policy.
+    pub augment: AugmentPolicy,
+    /// RNG used only by the plain `TrainStep`/`InferenceStep` entry points (burn's default loop).
+    pub step_rng: Mutex<EngineRng>,
+}
+
+impl<C, T, B> fmt::Debug for FrozenContext<C, T, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FrozenContext")
+            .field("schedule", &self.schedule)
+            .field("sampler", &self.sampler)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: Codec, T: Conditioner, B: Backbone> FrozenContext<C, T, B> {
+    /// Freeze the modules (`no_grad`) and validate the config.
+    pub fn new(
+        config: AdtConfig,
+        codec: C,
+        conditioner: T,
+        backbone: B,
+        schedule: Arc<dyn NoiseSchedule>,
+        sampler: Arc<dyn Sampler>,
+    ) -> Result<Self> {
+        config.validate()?;
+        let augment = config
+            .augment_policy()?
+            .with_ratios(config.translation_ratio, config.cutout_ratio);
+        let step_rng = Mutex::new(EngineRng::derived(config.seed, 0x5eed));
+        Ok(Self {
+            codec: codec.no_grad(),
+            conditioner: conditioner.no_grad(),
+            backbone: backbone.no_grad(),
+            schedule,
+            sampler,
+            config,
+            augment,
+            step_rng,
+        })
+    }
+}
+
+/// The trainable modules, with the frozen context alongside (skipped by the record).
+#[derive(Module, Debug)]
+pub struct AdtModel<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> {
+    /// The generator θ.
+    pub generator: G,
+    /// The discriminator heads.
+    pub discriminator: Discriminator,
+    /// Frozen modules, schedule, sampler, config.
+    #[module(skip)]
+    pub ctx: Arc<FrozenContext<C, T, B>>,
+}
+
+/// A batch prepared for one iteration: constants shared by the D and G updates.
+#[derive(Clone, Debug)]
+pub struct PreparedBatch {
+    /// Latents of the real images `[B, c, h, w]`.
+    pub x0: Tensor<4>,
+    /// Real images `[B, 3, H, W]`.
+    pub real: Tensor<4>,
+    /// Conditions (and unconditional ones when CFG is on).
+    pub cond: CondPair,
+}
+
+/// The draws of one `L_diff` evaluation.
+#[derive(Clone, Debug)]
+pub struct DiffusionDraws {
+    /// Per-sample noise levels.
+    pub levels: Vec<NoiseLevel>,
+    /// Noise ε, shaped like the latents.
+    pub noise: Tensor<4>,
+}
+
+impl<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> AdtModel<G, C, T, B> {
+    /// Build the pair: discriminator heads sized from the backbone, initialised from `rng`.
+    pub fn new(
+        generator: G,
+        ctx: Arc<FrozenContext<C, T, B>>,
+        rng: &mut EngineRng,
+        device: &Device,
+    ) -> Self {
+        let c = &ctx.config;
+        let discriminator = Discriminator::new(
+            &ctx.backbone.tap_channels(),
+            ctx.backbone.embed_dim(),
+            c.cmap_dim,
+            c.head_kernel,
+            c.bn_group,
+            DiscSettings {
+                score: c.score,
+                cosine_scale: c.cosine_scale,
+            },
+            rng,
+            device,
+        );
+        Self {
+            generator,
+            discriminator,
+            ctx,
+        }
+    }
+
+    /// Encode and condition a batch (constants; nothing here carries a graph).
+    pub fn prepare(&self, batch: &AdtBatch) -> Result<PreparedBatch> {
+        let [b, ch, _, _] = batch.images.dims();
+        if ch != 3 {
+            return Err(AdtError::Shape {
+                what: "batch images",
+                message: format!("expected [B, 3, H, W], got {:?}", batch.images.dims()),
+            });
+        }
+        if batch.prompts.len() != b {
+            return Err(AdtError::Shape {
+                what: "batch prompts",
+                message: format!("{} prompts for {b} images", batch.prompts.len()),
+            });
+        }
+        let real = batch.images.clone().detach();
+        let device = real.device();
+        let x0 = self.ctx.codec.encode(real.clone()).detach();
+        let cond = self
+            .ctx
+            .conditioner
+            .encode(&batch.prompts, &device)
+            .detach();
+        let uncond = (self.ctx.config.cfg_scale > 1.0).then(|| {
+            let empty = vec![String::new(); b];
+            self.ctx.conditioner.encode(&empty, &device).detach()
+        });
+        Ok(PreparedBatch {
+            x0,
+            real,
+            cond: CondPair { cond, uncond },
+        })
+    }
+
+    /// Draw `L_diff` timesteps and noise for latents shaped `shape`.
+    pub fn draw_diffusion(
+        &self,
+        shape: [usize; 4],
+        rng: &mut EngineRng,
+        device: &Device,
+    ) -> DiffusionDraws {
+        let c = &self.ctx.config;
+        let ln = (c.timestep_sampling == TimestepSampling::LogitNormal)
+            .then_some((c.logit_mean, c.logit_std));
+        let levels = (0..shape[0])
+            .map(|_| {
+                self.ctx
+                    .schedule
+                    .training_level(losses::training_fraction(rng, ln))
+            })
+            .collect();
+        let noise = rng.normal_tensor(shape, device);
+        DiffusionDraws { levels, noise }
+    }
+
+    /// `L_diff` of the generator on the prepared real latents (with graph through θ).
+    pub fn diffusion_loss(&self, prep: &PreparedBatch, draws: &DiffusionDraws) -> Tensor<1> {
+        let x_t = losses::add_noise(prep.x0.clone(), draws.noise.clone(), &draws.levels);
+        let b = draws.levels.len();
+        let t: Vec<f32> = draws.levels.iter().map(|l| l.timestep).collect();
+        let t = Tensor::<1>::from_data(TensorData::new(t, [b]), &x_t.device());
+        let pred = self.generator.forward(x_t, t, &prep.cond.cond);
+        let target = losses::diffusion_target(
+            self.generator.prediction(),
+            prep.x0.clone(),
+            draws.noise.clone(),
+            &draws.levels,
+        );
+        losses::diffusion_loss(pred, target)
+    }
+}
+
+fn host_scalar(t: &Tensor<1>) -> f64 {
+    t.clone().into_scalar::<f64>()
+}
+
+impl<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> TrainStep for AdtModel<G, C, T, B> {
+    type Input = AdtBatch;
+    type Output = AdtOutput;
+
+    /// burn's default-loop entry point: a plain diffusion fine-tuning step (generator gradients of
+    /// `λ_diff·L_diff` only). The ADT alternation is [`crate::strategy::AdtStrategy`].
+    fn step(&self, item: AdtBatch) -> TrainOutput<AdtOutput> {
+        let prep = self.prepare(&item).expect("invalid batch");
+        let draws = {
+            let mut rng = self.ctx.step_rng.lock().expect("step rng poisoned");
+            self.draw_diffusion(prep.x0.dims(), &mut rng, &prep.x0.device())
+        };
+        let l = self.diffusion_loss(&prep, &draws);
+        let total = l.clone().mul_scalar(self.ctx.config.lambda_diff);
+        let v = host_scalar(&l);
+        let mut grads = total.backward();
+        let grads = burn::optim::GradientsParams::from_module(&mut grads, &self.generator);
+        TrainOutput {
+            grads,
+            item: AdtOutput {
+                metrics: StepMetrics {
+                    l_diff: Some(v),
+                    g_total: Some(v * self.ctx.config.lambda_diff),
+                    ..Default::default()
+                },
+            },
+        }
+    }
+}
+
+impl<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> InferenceStep for AdtModel<G, C, T, B> {
+    type Input = AdtBatch;
+    type Output = AdtOutput;
+
+    /// Validation: `L_diff` with draws from a fixed stream (comparable across evaluations).
+    fn step(&self, item: AdtBatch) -> AdtOutput {
+        let prep = self.prepare(&item).expect("invalid batch");
+        let mut rng = EngineRng::derived(self.ctx.config.seed, 0x7a11d);
+        let draws = self.draw_diffusion(prep.x0.dims(), &mut rng, &prep.x0.device());
+        let v = host_scalar(&self.diffusion_loss(&prep, &draws));
+        AdtOutput {
+            metrics: StepMetrics {
+                l_diff: Some(v),
+                ..Default::default()
+            },
+        }
+    }
+}

@@ -1,0 +1,337 @@
+//! One ADT iteration ([`adt_step`]) and its optimizer plumbing.
+//!
+//! Order of work (one generated batch per iteration, as in adt-method.md §One training iteration):
+//! 1. prepare the batch (latents, conditions; constants);
+//! 2. draw the plan (start index s, K graph steps) and simulate the sampler with the
+//!    backward-flow constraint → x̂0 (graph only through the K steps), decode → fake image;
+//! 3. `d_steps_per_g` D updates on `sg(fake)` vs the paired real image (same DiffAugment draws for
+//!    both), hinge (+R1); the spectral-norm vectors advance after each update;
+//! 4. one G update: `λ_adv·(−mean D(fake)) + λ_diff·L_diff`, D frozen (`no_grad` copy), gradients
+//!    through augment → backbone → decoder → the K steps; EMA update.
+//!
+//! Each player's gradient is collected with `GradientsParams::from_module` on its own module, so a
+//! D update cannot move θ and a G update cannot move a head. A non-finite loss skips that player's
+//! update and is reported in [`StepReport::nonfinite`].
+
+use std::time::Instant;
+
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+
+use crate::augment::AugmentDraws;
+use crate::config::{AdtConfig, LrDecay, LrScheduleConfig, OptimConfig, OptimKind};
+use crate::discriminator::head_inputs;
+use crate::ema::Ema;
+use crate::error::Result;
+use crate::grads::{clip_global_norm, global_norm};
+use crate::inference::{SimulationOptions, SimulationPlan, simulate};
+use crate::losses;
+use crate::metrics::StepMetrics;
+use crate::model::{AdtBatch, AdtModel, PreparedBatch};
+use crate::rng::EngineRng;
+use crate::traits::{Backbone, Codec, Conditioner, Denoiser};
+
+/// Build one player's optimizer (clipping is global-norm, done in [`crate::grads`], not here).
+pub fn build_optimizer(c: &OptimConfig) -> ModuleOptimizer {
+    match c.kind {
+        OptimKind::AdamW => AdamWConfig::new()
+            .with_beta_1(c.beta1)
+            .with_beta_2(c.beta2)
+            .with_epsilon(c.eps)
+            .with_weight_decay(c.weight_decay)
+            .init(),
+        OptimKind::Adam => AdamConfig::new()
+            .with_beta_1(c.beta1)
+            .with_beta_2(c.beta2)
+            .with_epsilon(c.eps)
+            .with_weight_decay(
+                (c.weight_decay > 0.0).then(|| WeightDecayConfig::new(c.weight_decay)),
+            )
+            .init(),
+    }
+}
+
+/// The two players' optimizers.
+#[derive(Clone)]
+pub struct Optimizers {
+    /// Generator optimizer.
+    pub g: ModuleOptimizer,
+    /// Discriminator-heads optimizer.
+    pub d: ModuleOptimizer,
+}
+
+impl Optimizers {
+    /// Fresh optimizers from the config.
+    pub fn new(config: &AdtConfig) -> Self {
+        Self {
+            g: build_optimizer(&config.g_optim),
+            d: build_optimizer(&config.d_optim),
+        }
+    }
+}
+
+/// Learning rate at `step` (1-based): linear warm-up from `peak/warmup` to `peak`, then constant
+/// or cosine to `min_lr_ratio·peak` at `total`. A pure function of the step, so resume is exact.
+pub fn learning_rate(s: &LrScheduleConfig, peak: f64, step: usize, total: usize) -> f64 {
+    if s.warmup_steps > 0 && step <= s.warmup_steps {
+        return peak * step as f64 / s.warmup_steps as f64;
+    }
+    match s.decay {
+        LrDecay::Constant => peak,
+        LrDecay::Cosine => {
+            let span = total.saturating_sub(s.warmup_steps).max(1) as f64;
+            let p = ((step - s.warmup_steps.min(step)) as f64 / span).clamp(0.0, 1.0);
+            let min = peak * s.min_lr_ratio;
+            min + (peak - min) * 0.5 * (1.0 + (std::f64::consts::PI * p).cos())
+        }
+    }
+}
+
+/// What one iteration did.
+#[derive(Clone, Debug, Default)]
+pub struct StepReport {
+    /// Metric values of the step.
+    pub metrics: StepMetrics,
+    /// Names of the losses that were non-finite (their updates were skipped).
+    pub nonfinite: Vec<&'static str>,
+    /// The simulation plan used (adversarial runs).
+    pub plan: Option<SimulationPlan>,
+}
+
+fn to_vec(t: Tensor<2>) -> Vec<f32> {
+    t.into_data().try_into_vec::<f32>().expect("f32 logits")
+}
+
+fn mean(v: &[f32]) -> f64 {
+    v.iter().map(|x| *x as f64).sum::<f64>() / v.len().max(1) as f64
+}
+
+/// The simulated fake of one iteration.
+pub struct Generated {
+    /// The plan (start index, graph steps).
+    pub plan: SimulationPlan,
+    /// x̂0 in the denoiser's space (graph through the selected steps).
+    pub x0_hat: Tensor<4>,
+    /// Decoded image (graph through the decoder).
+    pub image: Tensor<4>,
+}
+
+/// Draw a plan and run the simulated inference for a prepared batch.
+pub fn generate<G: Denoiser, C: Codec, T: Conditioner, B: Backbone>(
+    model: &AdtModel<G, C, T, B>,
+    prep: &PreparedBatch,
+    rng: &mut EngineRng,
+) -> Generated {
+    let c = &model.ctx.config;
+    let device = prep.x0.device();
+    let plan = SimulationPlan::draw(c.m, c.k, c.start_policy, c.k_policy, rng);
+    let noise = rng.normal_tensor(prep.x0.dims(), &device);
+    let sampler = model.ctx.sampler.as_ref();
+    let x_start = sampler.add_noise(c.m, plan.first, prep.x0.clone(), noise);
+    let frozen = model.generator.clone().no_grad();
+    let opts = SimulationOptions {
+        constraint: c.constraint,
+        skip_path: c.skip_path,
+        cfg_scale: c.cfg_scale,
+    };
+    let x0_hat = simulate(
+        &model.generator,
+        &frozen,
+        sampler,
+        x_start,
+        &prep.cond,
+        &plan,
+        &opts,
+    );
+    let image = model.ctx.codec.decode(x0_hat.clone());
+    Generated {
+        plan,
+        x0_hat,
+        image,
+    }
+}
+
+/// D-side values of one discriminator evaluation.
+pub struct DiscOutcome {
+    /// Loss (hinge + R1) with graph through the heads.
+    pub loss: Tensor<1>,
+    /// Hinge value.
+    pub hinge: f64,
+    /// R1 value (when enabled).
+    pub r1: Option<f64>,
+    /// Real logits (host).
+    pub real: Vec<f32>,
+    /// Fake logits (host).
+    pub fake: Vec<f32>,
+}
+
+/// Discriminator loss on a detached fake and its paired real image with shared `draws`.
+pub fn discriminator_loss<G: Denoiser, C: Codec, T: Conditioner, B: Backbone>(
+    model: &AdtModel<G, C, T, B>,
+    fake: Tensor<4>,
+    real: Tensor<4>,
+    draws: &AugmentDraws,
+    rng: &mut EngineRng,
+) -> DiscOutcome {
+    let c = &model.ctx.config;
+    let bb = &model.ctx.backbone;
+    let disc = &model.discriminator;
+    let fake_f = bb.forward(draws.apply(fake.detach()));
+    let real_f = bb.forward(draws.apply(real));
+    let emb = disc.embed(real_f.cls.clone().detach());
+    let real_in: Vec<Tensor<3>> = head_inputs(&real_f)
+        .into_iter()
+        .map(|t| t.detach())
+        .collect();
+    let fake_in: Vec<Tensor<3>> = head_inputs(&fake_f)
+        .into_iter()
+        .map(|t| t.detach())
+        .collect();
+    let real_logits = disc.score(&real_in, emb.clone());
+    let fake_logits = disc.score(&fake_in, emb.clone());
+    let hinge_t = losses::d_hinge(real_logits.clone(), fake_logits.clone());
+    let hinge = hinge_t.clone().into_scalar::<f64>();
+    let (loss, r1) = if c.r1 {
+        let device = real_in[0].device();
+        let probes = vec![
+            real_in
+                .iter()
+                .map(|x| rng.normal_tensor(x.dims(), &device))
+                .collect(),
+        ];
+        let r1_t = losses::r1_penalty(
+            |inp| disc.score(inp, emb.clone()),
+            &real_in,
+            c.r1_gamma,
+            c.r1_fd_step,
+            &probes,
+        );
+        let r1 = r1_t.clone().into_scalar::<f64>();
+        (hinge_t + r1_t, Some(r1))
+    } else {
+        (hinge_t, None)
+    };
+    DiscOutcome {
+        loss,
+        hinge,
+        r1,
+        real: to_vec(real_logits.detach()),
+        fake: to_vec(fake_logits.detach()),
+    }
+}
+
+/// Generator adversarial loss `−mean D(fake)` with D frozen; graph through the fake image.
+pub fn generator_adversarial_loss<G: Denoiser, C: Codec, T: Conditioner, B: Backbone>(
+    model: &AdtModel<G, C, T, B>,
+    fake: Tensor<4>,
+    real: Tensor<4>,
+    draws: &AugmentDraws,
+) -> Tensor<1> {
+    let bb = &model.ctx.backbone;
+    let disc = model.discriminator.clone().no_grad();
+    let fake_f = bb.forward(draws.apply(fake));
+    let real_f = bb.forward(draws.apply(real));
+    let emb = disc.embed(real_f.cls.clone().detach());
+    let real_in: Vec<Tensor<3>> = head_inputs(&fake_f);
+    losses::g_adversarial(disc.score(&real_in, emb))
+}
+
+/// Run one full iteration (D updates then G update) and return the updated model.
+///
+/// `step` is the 1-based index of the optimizer step being made (for the LR schedule).
+pub fn adt_step<G: Denoiser, C: Codec, T: Conditioner, B: Backbone>(
+    mut model: AdtModel<G, C, T, B>,
+    optims: &mut Optimizers,
+    ema: Option<&mut Ema<G>>,
+    batch: &AdtBatch,
+    rng: &mut EngineRng,
+    step: usize,
+) -> Result<(AdtModel<G, C, T, B>, StepReport)> {
+    let t0 = Instant::now();
+    let ctx = model.ctx.clone();
+    let c = &ctx.config;
+    let prep = model.prepare(batch)?;
+    let device = prep.x0.device();
+    let lr_g = learning_rate(&c.lr_schedule, c.g_optim.lr, step, c.total_steps);
+    let lr_d = learning_rate(&c.lr_schedule, c.d_optim.lr, step, c.total_steps);
+    let mut m = StepMetrics {
+        lr_g: Some(lr_g),
+        ..Default::default()
+    };
+    let mut report = StepReport::default();
+
+    let mut g_adv_t = None;
+    if c.adversarial {
+        m.lr_d = Some(lr_d);
+        let gen_out = generate(&model, &prep, rng);
+        let [b, _, h, w] = gen_out.image.dims();
+        for _ in 0..c.d_steps_per_g {
+            let draws = AugmentDraws::draw(&ctx.augment, b, h, w, rng);
+            let d = discriminator_loss(
+                &model,
+                gen_out.image.clone(),
+                prep.real.clone(),
+                &draws,
+                rng,
+            );
+            let total = d.hinge + d.r1.unwrap_or(0.0);
+            m.d_loss = Some(total);
+            m.r1 = d.r1;
+            m.d_real = Some(mean(&d.real));
+            m.d_fake = Some(mean(&d.fake));
+            m.d_acc = Some(losses::sign_accuracy(&d.real, &d.fake));
+            if total.is_finite() {
+                let mut grads = d.loss.backward();
+                let mut gp = GradientsParams::from_module(&mut grads, &model.discriminator);
+                let norm = global_norm(&model.discriminator, &gp);
+                m.d_grad_norm = Some(norm);
+                if norm.is_finite() {
+                    clip_global_norm(&model.discriminator, &mut gp, norm, c.d_optim.grad_clip);
+                    model.discriminator = optims.d.step(lr_d, model.discriminator, gp).refreshed();
+                } else {
+                    report.nonfinite.push("d_grad_norm");
+                }
+            } else {
+                report.nonfinite.push("d_loss");
+            }
+        }
+        let draws = AugmentDraws::draw(&ctx.augment, b, h, w, rng);
+        let adv = generator_adversarial_loss(&model, gen_out.image, prep.real.clone(), &draws);
+        m.g_adv = Some(adv.clone().into_scalar::<f64>());
+        g_adv_t = Some(adv);
+        report.plan = Some(gen_out.plan);
+    }
+
+    let draws = model.draw_diffusion(prep.x0.dims(), rng, &device);
+    let l_diff_t = model.diffusion_loss(&prep, &draws);
+    let l_diff = l_diff_t.clone().into_scalar::<f64>();
+    m.l_diff = Some(l_diff);
+    let mut total_t = l_diff_t.mul_scalar(c.lambda_diff);
+    let mut total = c.lambda_diff * l_diff;
+    if let (Some(adv_t), Some(adv)) = (g_adv_t, m.g_adv) {
+        total_t = total_t + adv_t.mul_scalar(c.lambda_adv);
+        total += c.lambda_adv * adv;
+    }
+    m.g_total = Some(total);
+    if total.is_finite() {
+        let mut grads = total_t.backward();
+        let mut gp = GradientsParams::from_module(&mut grads, &model.generator);
+        let norm = global_norm(&model.generator, &gp);
+        m.g_grad_norm = Some(norm);
+        if norm.is_finite() {
+            clip_global_norm(&model.generator, &mut gp, norm, c.g_optim.grad_clip);
+            model.generator = optims.g.step(lr_g, model.generator, gp);
+            if let Some(ema) = ema {
+                ema.update(&model.generator);
+            }
+        } else {
+            report.nonfinite.push("g_grad_norm");
+        }
+    } else {
+        report.nonfinite.push("g_total");
+    }
+    m.step_time_s = Some(t0.elapsed().as_secs_f64());
+    report.metrics = m;
+    Ok((model, report))
+}

@@ -1,0 +1,414 @@
+//! The ADT training loop as a burn-train custom strategy ([`AdtStrategy`]).
+//!
+//! burn-train drives the run (`SupervisedTraining::launch` → `SupervisedLearningStrategy::train`
+//! → our `fit`): metrics flow through its event processor to its renderers and file logger. The
+//! loop itself is ours because ADT alternates two players with their own optimizers and needs
+//! step-based checkpoints. burn's `Learner` keeps its single optimizer private (no way to save its
+//! state per step), so the strategy owns both players' [`Optimizers`] and checkpoints them itself;
+//! the `Learner` only carries the model in.
+//!
+//! Data position: the loader is treated as an endless stream of epochs. `batches_consumed` is
+//! checkpointed; on resume, finished epochs are replayed by opening (and dropping) one iterator
+//! each — burn's loader reshuffles from its own seeded RNG at every `iter()` — and the partial
+//! epoch is skipped batch by batch. A batch smaller than `batch_size` (an epoch's remainder) is
+//! consumed but not trained on (local batch norm needs full groups).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
+use burn::module::Module;
+use burn::train::{
+    EventProcessorTraining, Learner, LearnerEvent, SupervisedLearningStrategy,
+    SupervisedTrainingEventProcessor, TrainLoader, TrainingComponents, TrainingItem, ValidLoader,
+};
+use serde_json::json;
+
+use crate::checkpoint::{CheckpointDir, TrainState, files, record_error};
+use crate::ema::Ema;
+use crate::error::{AdtError, Result};
+use crate::events::{EventWriter, RunStatus};
+use crate::metrics::{AdtOutput, StepMetrics};
+use crate::model::{AdtBatch, AdtModel};
+use crate::step::{Optimizers, adt_step};
+use crate::traits::{Backbone, Codec, Conditioner, Denoiser};
+
+/// Called after every step with the step number and its metrics (plain progress output etc.).
+pub type ProgressFn = Box<dyn Fn(usize, &StepMetrics) + Send + Sync>;
+
+/// Where a run continues from.
+pub struct ResumeState<G: Denoiser> {
+    /// Optimizer states.
+    pub optims: Optimizers,
+    /// EMA generator.
+    pub ema: Option<Ema<G>>,
+    /// Step, data position, RNG, non-finite counter.
+    pub state: TrainState,
+}
+
+/// What a finished `fit` leaves behind.
+pub struct RunOutcome<G: Denoiser> {
+    /// Last finished step.
+    pub step: usize,
+    /// How the run ended.
+    pub status: RunStatus,
+    /// The error that ended it, if any.
+    pub error: Option<AdtError>,
+    /// Metrics of every step run in this session.
+    pub history: Vec<(usize, StepMetrics)>,
+    /// The EMA generator (when enabled).
+    pub ema: Option<Ema<G>>,
+    /// Final optimizer states.
+    pub optims: Optimizers,
+    /// Final state (what a checkpoint of the last step holds).
+    pub state: TrainState,
+}
+
+/// The custom burn-train strategy running ADT (or a plain fine-tune when `adversarial = false`).
+pub struct AdtStrategy<G: Denoiser> {
+    run_dir: PathBuf,
+    run_name: String,
+    start: Mutex<Option<ResumeState<G>>>,
+    resumed_from: Option<usize>,
+    progress: Option<ProgressFn>,
+    outcome: Mutex<Option<RunOutcome<G>>>,
+}
+
+impl<G: Denoiser> AdtStrategy<G> {
+    /// A strategy writing to `run_dir`, starting from `start`.
+    pub fn new(
+        run_dir: PathBuf,
+        run_name: String,
+        start: ResumeState<G>,
+        resumed_from: Option<usize>,
+        progress: Option<ProgressFn>,
+    ) -> Self {
+        Self {
+            run_dir,
+            run_name,
+            start: Mutex::new(Some(start)),
+            resumed_from,
+            progress,
+            outcome: Mutex::new(None),
+        }
+    }
+
+    /// Take the outcome after `launch` returned.
+    pub fn take_outcome(&self) -> Option<RunOutcome<G>> {
+        self.outcome.lock().expect("outcome lock").take()
+    }
+}
+
+/// Batches from a loader as an endless, resumable stream.
+struct DataStream<'a> {
+    loader: &'a Arc<dyn DataLoader<AdtBatch>>,
+    iter: Box<dyn DataLoaderIterator<AdtBatch> + 'a>,
+    consumed: usize,
+    batch_size: usize,
+}
+
+impl<'a> DataStream<'a> {
+    fn open(
+        loader: &'a Arc<dyn DataLoader<AdtBatch>>,
+        position: usize,
+        batch_size: usize,
+    ) -> Result<Self> {
+        let items = loader.num_items();
+        if items == 0 {
+            return Err(AdtError::Data {
+                position,
+                message: "the training data loader is empty".into(),
+            });
+        }
+        let per_epoch = items.div_ceil(batch_size);
+        for _ in 0..position / per_epoch {
+            drop(loader.iter());
+        }
+        let mut s = Self {
+            loader,
+            iter: loader.iter(),
+            consumed: position - position % per_epoch,
+            batch_size,
+        };
+        for _ in 0..position % per_epoch {
+            s.raw_next()?;
+        }
+        Ok(s)
+    }
+
+    fn raw_next(&mut self) -> Result<AdtBatch> {
+        for _ in 0..2 {
+            match self.iter.next() {
+                Some(Ok(b)) => {
+                    self.consumed += 1;
+                    return Ok(b);
+                }
+                Some(Err(e)) => {
+                    return Err(AdtError::Data {
+                        position: self.consumed,
+                        message: e.to_string(),
+                    });
+                }
+                None => self.iter = self.loader.iter(),
+            }
+        }
+        Err(AdtError::Data {
+            position: self.consumed,
+            message: "the data loader yields no batches".into(),
+        })
+    }
+
+    /// Next full batch (partial remainders are consumed and skipped).
+    fn next_full(&mut self) -> Result<AdtBatch> {
+        loop {
+            let b = self.raw_next()?;
+            let n = b.prompts.len();
+            if n == self.batch_size {
+                return Ok(b);
+            }
+            if n > self.batch_size {
+                return Err(AdtError::config(
+                    "batch_size",
+                    format!(
+                        "the data loader yields batches of {n}, the config says {}",
+                        self.batch_size
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+impl<G: Denoiser> AdtStrategy<G> {
+    fn save<C: Codec, T: Conditioner, B: Backbone>(
+        &self,
+        ckpt: &CheckpointDir,
+        model: &AdtModel<G, C, T, B>,
+        optims: &Optimizers,
+        ema: Option<&Ema<G>>,
+        state: &TrainState,
+    ) -> Result<PathBuf> {
+        let keep = model.ctx.config.keep_checkpoints;
+        let dir = ckpt.write(state.step, state, |tmp| {
+            let p = tmp.join(files::MODEL);
+            model
+                .clone()
+                .save_file(&p)
+                .map_err(|e| record_error(&p, e))?;
+            let p = tmp.join(files::OPTIM_G);
+            optims.g.save(&p).map_err(|e| record_error(&p, e))?;
+            let p = tmp.join(files::OPTIM_D);
+            optims.d.save(&p).map_err(|e| record_error(&p, e))?;
+            if let Some(ema) = ema {
+                let p = tmp.join(files::EMA);
+                ema.module
+                    .clone()
+                    .save_file(&p)
+                    .map_err(|e| record_error(&p, e))?;
+            }
+            Ok(())
+        })?;
+        ckpt.prune(keep)?;
+        Ok(dir)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_loop<C: Codec, T: Conditioner, B: Backbone>(
+        &self,
+        model: &mut AdtModel<G, C, T, B>,
+        optims: &mut Optimizers,
+        ema: &mut Option<Ema<G>>,
+        state: &mut TrainState,
+        tc: &mut TrainingComponents<AdtModel<G, C, T, B>>,
+        train: &TrainLoader<AdtModel<G, C, T, B>>,
+        history: &mut Vec<(usize, StepMetrics)>,
+    ) -> Result<RunStatus> {
+        let cfg = model.ctx.config.clone();
+        let ckpt = CheckpointDir::new(&self.run_dir);
+        let mut events = EventWriter::open(&self.run_dir)?;
+        events.run_start(
+            &self.run_name,
+            cfg.total_steps,
+            self.resumed_from,
+            json!({
+                "model": cfg.model, "sampler": cfg.sampler, "m": cfg.m, "k": cfg.k,
+                "lambda_diff": cfg.lambda_diff, "lambda_adv": cfg.lambda_adv,
+                "lr_g": cfg.g_optim.lr, "lr_d": cfg.d_optim.lr,
+                "batch_size": cfg.batch_size, "adversarial": cfg.adversarial,
+            }),
+        )?;
+        {
+            let r = tc.event_processor.process_train(LearnerEvent::StartSplit {
+                epoch_number: 1,
+                total_items: cfg.total_steps,
+            });
+            tc.interrupter.fail_on_error(r);
+        }
+        let mut stream = DataStream::open(train, state.batches_consumed, cfg.batch_size)?;
+        let mut last_saved = self.resumed_from.unwrap_or(0);
+        let result = loop {
+            if state.step >= cfg.total_steps {
+                break Ok(RunStatus::Finished);
+            }
+            if tc.interrupter.should_stop() {
+                break Ok(RunStatus::Interrupted);
+            }
+            let batch = match stream.next_full() {
+                Ok(b) => b,
+                Err(e) => break Err(e),
+            };
+            let step = state.step + 1;
+            let (m, report) = match adt_step(
+                model.clone(),
+                optims,
+                ema.as_mut(),
+                &batch,
+                &mut state.rng,
+                step,
+            ) {
+                Ok(x) => x,
+                Err(e) => break Err(e),
+            };
+            *model = m;
+            state.step = step;
+            state.batches_consumed = stream.consumed;
+            let metrics = report.metrics;
+            events.step(step, &metrics.entries())?;
+            history.push((step, metrics.clone()));
+            if report.nonfinite.is_empty() {
+                state.nonfinite_in_row = 0;
+            } else {
+                state.nonfinite_in_row += 1;
+                let detail = report.nonfinite.join(", ");
+                events.alarm(
+                    step,
+                    "non_finite",
+                    &format!(
+                        "non-finite {detail}: update skipped ({} in a row, limit {})",
+                        state.nonfinite_in_row, cfg.max_nonfinite_in_row
+                    ),
+                )?;
+                if state.nonfinite_in_row >= cfg.max_nonfinite_in_row {
+                    break Err(AdtError::NonFinite {
+                        count: state.nonfinite_in_row,
+                        step,
+                        detail,
+                    });
+                }
+            }
+            let item = TrainingItem {
+                item: AdtOutput {
+                    metrics: metrics.clone(),
+                },
+                progress: Progress {
+                    items_processed: step,
+                    items_total: cfg.total_steps,
+                    unit: Some("steps".into()),
+                },
+                iteration: Some(step),
+                lr: metrics.lr_g.map(Into::into),
+            };
+            {
+                let r = tc
+                    .event_processor
+                    .process_train(LearnerEvent::ProcessedItem(item));
+                tc.interrupter.fail_on_error(r);
+            }
+            if let Some(p) = &self.progress {
+                p(step, &metrics);
+            }
+            // No checkpoint inside a non-finite streak: it would rotate out a good one.
+            let due = cfg.checkpoint_every > 0
+                && step.is_multiple_of(cfg.checkpoint_every)
+                && state.nonfinite_in_row == 0;
+            if due || step == cfg.total_steps {
+                let dir = self.save(&ckpt, model, optims, ema.as_ref(), state)?;
+                last_saved = step;
+                let rel = dir
+                    .strip_prefix(&self.run_dir)
+                    .unwrap_or(&dir)
+                    .to_string_lossy()
+                    .to_string();
+                events.checkpoint(step, &rel)?;
+            }
+        };
+        if matches!(result, Ok(RunStatus::Interrupted)) && state.step > last_saved {
+            let dir = self.save(&ckpt, model, optims, ema.as_ref(), state)?;
+            let rel = dir
+                .strip_prefix(&self.run_dir)
+                .unwrap_or(&dir)
+                .to_string_lossy()
+                .to_string();
+            events.checkpoint(state.step, &rel)?;
+        }
+        {
+            let r = tc.event_processor.process_train(LearnerEvent::EndSplit(1));
+            tc.interrupter.fail_on_error(r);
+        }
+        {
+            let r = tc.event_processor.process_train(LearnerEvent::EndEpoch(1));
+            tc.interrupter.fail_on_error(r);
+        }
+        match &result {
+            Ok(status) => events.run_end(state.step, *status, None)?,
+            Err(e) => events.run_end(state.step, RunStatus::Failed, Some(&e.to_string()))?,
+        }
+        result
+    }
+}
+
+impl<G, C, T, B> SupervisedLearningStrategy<AdtModel<G, C, T, B>> for AdtStrategy<G>
+where
+    G: Denoiser,
+    C: Codec,
+    T: Conditioner,
+    B: Backbone,
+{
+    fn fit(
+        &self,
+        mut tc: TrainingComponents<AdtModel<G, C, T, B>>,
+        learner: Learner<AdtModel<G, C, T, B>>,
+        train: TrainLoader<AdtModel<G, C, T, B>>,
+        _valid: ValidLoader<AdtModel<G, C, T, B>>,
+        _starting_epoch: usize,
+    ) -> (
+        AdtModel<G, C, T, B>,
+        SupervisedTrainingEventProcessor<AdtModel<G, C, T, B>>,
+    ) {
+        let mut model = learner.model();
+        let ResumeState {
+            mut optims,
+            mut ema,
+            mut state,
+        } = self
+            .start
+            .lock()
+            .expect("start lock")
+            .take()
+            .expect("AdtStrategy::fit called twice");
+        let mut history = Vec::new();
+        let result = self.run_loop(
+            &mut model,
+            &mut optims,
+            &mut ema,
+            &mut state,
+            &mut tc,
+            &train,
+            &mut history,
+        );
+        let (status, error) = match result {
+            Ok(s) => (s, None),
+            Err(e) => (RunStatus::Failed, Some(e)),
+        };
+        *self.outcome.lock().expect("outcome lock") = Some(RunOutcome {
+            step: state.step,
+            status,
+            error,
+            history,
+            ema,
+            optims,
+            state,
+        });
+        (model, tc.event_processor)
+    }
+}

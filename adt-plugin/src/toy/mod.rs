@@ -1,0 +1,169 @@
+//! Tiny stand-ins for every seam, used by the tests, the benchmark and the examples until the real
+//! models land: a pixel-space conv denoiser, identity and 1×1-conv codecs, a hashed-word
+//! conditioner, a patch backbone with taps + CLS, DDIM on a linear-β schedule and flow-matching
+//! Euler, and a procedural "coloured squares" dataset.
+//!
+//! All parameters are initialised from [`EngineRng`](crate::rng::EngineRng), so a seed fixes them.
+
+mod backbone;
+mod codec;
+mod conditioner;
+mod data;
+mod denoiser;
+mod layers;
+mod sampler;
+
+pub use backbone::ToyBackbone;
+pub use codec::{IdentityCodec, ToyLatentCodec};
+pub use conditioner::ToyConditioner;
+pub use data::{ToyBatcher, ToyShapes, toy_loader};
+pub use denoiser::ToyDenoiser;
+pub use layers::{ToyConv, ToyLinear};
+pub use sampler::{FlowEuler, LinearDdim};
+
+use std::sync::Arc;
+
+use burn::prelude::*;
+
+use crate::config::AdtConfig;
+use crate::error::Result;
+use crate::model::{AdtModel, FrozenContext};
+use crate::rng::EngineRng;
+use crate::trainer::AdtTrainer;
+use crate::traits::Prediction;
+
+/// Sizes of the toy setup.
+#[derive(Clone, Copy, Debug)]
+pub struct ToySizes {
+    /// Image side (pixels).
+    pub image: usize,
+    /// Latent channels of [`ToyLatentCodec`].
+    pub latent_channels: usize,
+    /// Denoiser width.
+    pub width: usize,
+    /// Prompt embedding width.
+    pub cond_dim: usize,
+    /// Backbone width.
+    pub backbone_dim: usize,
+}
+
+impl Default for ToySizes {
+    fn default() -> Self {
+        Self {
+            image: 16,
+            latent_channels: 4,
+            width: 16,
+            cond_dim: 8,
+            backbone_dim: 16,
+        }
+    }
+}
+
+/// The toy model family: ε-prediction denoiser in a 1×1-conv latent space, DDIM sampler.
+pub type ToyModel = AdtModel<ToyDenoiser, ToyLatentCodec, ToyConditioner, ToyBackbone>;
+
+/// The frozen context of the toy family.
+pub type ToyContext = FrozenContext<ToyLatentCodec, ToyConditioner, ToyBackbone>;
+
+/// Every toy part, initialised from `seed` (independent of the config's training seed).
+pub struct ToyParts {
+    /// Trainable denoiser.
+    pub generator: ToyDenoiser,
+    /// Frozen codec.
+    pub codec: ToyLatentCodec,
+    /// Frozen conditioner.
+    pub conditioner: ToyConditioner,
+    /// Frozen backbone.
+    pub backbone: ToyBackbone,
+    /// DDIM schedule + sampler.
+    pub ddim: Arc<LinearDdim>,
+}
+
+impl ToyParts {
+    /// Build with `sizes` on `device` (use an autodiff device for training).
+    pub fn new(sizes: ToySizes, seed: u64, device: &Device) -> Self {
+        let mut rng = EngineRng::derived(seed, 77);
+        Self {
+            generator: ToyDenoiser::new(
+                sizes.latent_channels,
+                sizes.width,
+                sizes.cond_dim,
+                Prediction::Epsilon,
+                &mut rng,
+                device,
+            ),
+            codec: ToyLatentCodec::new(sizes.latent_channels, &mut rng, device),
+            conditioner: ToyConditioner::new(64, sizes.cond_dim, 4, &mut rng, device),
+            backbone: ToyBackbone::new(sizes.backbone_dim, 4, sizes.image, &mut rng, device),
+            ddim: Arc::new(LinearDdim::new(Prediction::Epsilon)),
+        }
+    }
+
+    /// The frozen context for `config`.
+    pub fn context(self, config: AdtConfig) -> Result<(ToyDenoiser, Arc<ToyContext>)> {
+        let ctx = FrozenContext::new(
+            config,
+            self.codec,
+            self.conditioner,
+            self.backbone,
+            self.ddim.clone(),
+            self.ddim,
+        )?;
+        Ok((self.generator, Arc::new(ctx)))
+    }
+
+    /// The model pair for `config` (heads initialised like [`AdtTrainer`] does).
+    pub fn model(self, config: AdtConfig, device: &Device) -> Result<ToyModel> {
+        let seed = config.seed;
+        let (g, ctx) = self.context(config)?;
+        let mut rng = EngineRng::derived(seed, crate::trainer::streams::HEAD_INIT);
+        Ok(AdtModel::new(g, ctx, &mut rng, device))
+    }
+
+    /// A trainer over `data_len` coloured-squares images.
+    pub fn trainer(
+        self,
+        config: AdtConfig,
+        data_len: usize,
+        image: usize,
+        device: &Device,
+    ) -> Result<AdtTrainer<ToyDenoiser, ToyLatentCodec, ToyConditioner, ToyBackbone>> {
+        let data = toy_loader(data_len, image, config.batch_size, config.seed, device);
+        AdtTrainer::new(
+            config,
+            self.generator,
+            self.codec,
+            self.conditioner,
+            self.backbone,
+            self.ddim.clone(),
+            self.ddim,
+            data,
+            device,
+        )
+    }
+}
+
+/// A small config suited to the toy models (batch 4, bn group 2, m = 4, short run, fast LRs).
+pub fn toy_config() -> AdtConfig {
+    AdtConfig {
+        model: "toy".into(),
+        sampler: "ddim".into(),
+        total_steps: 6,
+        batch_size: 4,
+        bn_group: 2,
+        m: 4,
+        cmap_dim: 8,
+        head_kernel: 3,
+        checkpoint_every: 3,
+        g_optim: crate::config::OptimConfig {
+            lr: 1e-3,
+            ..crate::config::OptimConfig::generator_default()
+        },
+        d_optim: crate::config::OptimConfig {
+            lr: 1e-3,
+            ..crate::config::OptimConfig::discriminator_default()
+        },
+        ema_decay: 0.9,
+        ..AdtConfig::default()
+    }
+}

@@ -1,0 +1,250 @@
+//! [`AdtTrainer`]: the programmatic entry point — models + data + config → a run directory.
+//!
+//! ```text
+//! let report = AdtTrainer::new(config, generator, codec, conditioner, backbone, schedule, sampler,
+//!                              train_loader, &device)?
+//!     .with_renderer(Box::new(my_renderer))   // optional burn-train MetricsRenderer
+//!     .resume(true)                           // continue from runs/NAME/checkpoints/latest
+//!     .run(Path::new("runs/NAME"))?;
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use burn::data::dataloader::DataLoader;
+use burn::prelude::*;
+use burn::train::renderer::MetricsRenderer;
+use burn::train::{Interrupter, Learner, SupervisedTraining, TrainingStrategy};
+
+use crate::checkpoint::TrainState;
+use crate::checkpoint::{CheckpointDir, files, record_error, write_synced};
+use crate::config::AdtConfig;
+use crate::ema::Ema;
+use crate::error::{AdtError, Result};
+use crate::events::RunStatus;
+use crate::metrics::{EngineMetric, METRIC_NAMES, PLAIN_METRIC_NAMES, StepMetrics};
+use crate::model::{AdtBatch, AdtModel, FrozenContext};
+use crate::rng::EngineRng;
+use crate::step::Optimizers;
+use crate::strategy::{AdtStrategy, ProgressFn, ResumeState};
+use crate::traits::{Backbone, Codec, Conditioner, Denoiser, NoiseSchedule, Sampler};
+
+/// RNG stream ids derived from the config seed.
+pub mod streams {
+    /// Discriminator head initialisation.
+    pub const HEAD_INIT: u64 = 1;
+    /// The training stream (plans, noise, timesteps, augmentation).
+    pub const TRAIN: u64 = 2;
+}
+
+/// The result of [`AdtTrainer::run`].
+pub struct RunReport<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> {
+    /// The trained pair (generator + heads), on the training device.
+    pub model: AdtModel<G, C, T, B>,
+    /// The EMA generator (when enabled).
+    pub ema: Option<Ema<G>>,
+    /// Last finished step.
+    pub step: usize,
+    /// How the run ended.
+    pub status: RunStatus,
+    /// Metrics of every step run in this session.
+    pub history: Vec<(usize, StepMetrics)>,
+    /// The run directory.
+    pub run_dir: PathBuf,
+}
+
+/// Builder + runner of an ADT run.
+pub struct AdtTrainer<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> {
+    model: AdtModel<G, C, T, B>,
+    data: Arc<dyn DataLoader<AdtBatch>>,
+    renderer: Option<Box<dyn MetricsRenderer>>,
+    resume: bool,
+    progress: Option<ProgressFn>,
+    interrupter: Interrupter,
+    device: Device,
+}
+
+impl<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> AdtTrainer<G, C, T, B> {
+    /// Validate the config, freeze codec/conditioner/backbone and build the discriminator heads.
+    /// All modules must live on `device` (an autodiff device).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        config: AdtConfig,
+        generator: G,
+        codec: C,
+        conditioner: T,
+        backbone: B,
+        schedule: Arc<dyn NoiseSchedule>,
+        sampler: Arc<dyn Sampler>,
+        data: Arc<dyn DataLoader<AdtBatch>>,
+        device: &Device,
+    ) -> Result<Self> {
+        let seed = config.seed;
+        let ctx = Arc::new(FrozenContext::new(
+            config,
+            codec,
+            conditioner,
+            backbone,
+            schedule,
+            sampler,
+        )?);
+        let mut rng = EngineRng::derived(seed, streams::HEAD_INIT);
+        let model = AdtModel::new(generator, ctx, &mut rng, device);
+        Ok(Self {
+            model,
+            data,
+            renderer: None,
+            resume: false,
+            progress: None,
+            interrupter: Interrupter::new(),
+            device: device.clone(),
+        })
+    }
+
+    /// Use this burn-train renderer (e.g. the adt-tui dashboard). Default: [`crate::renderer::SilentRenderer`].
+    pub fn with_renderer(mut self, renderer: Box<dyn MetricsRenderer>) -> Self {
+        self.renderer = Some(renderer);
+        self
+    }
+
+    /// Continue from the run directory's latest checkpoint if there is one.
+    pub fn resume(mut self, resume: bool) -> Self {
+        self.resume = resume;
+        self
+    }
+
+    /// Call `f(step, metrics)` after every step.
+    pub fn on_step(mut self, f: impl Fn(usize, &StepMetrics) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Box::new(f));
+        self
+    }
+
+    /// The interrupter: `stop()` ends the run after the current step, with a checkpoint.
+    pub fn interrupter(&self) -> Interrupter {
+        self.interrupter.clone()
+    }
+
+    /// The model as it will start (e.g. to inspect parameters in tests).
+    pub fn model(&self) -> &AdtModel<G, C, T, B> {
+        &self.model
+    }
+
+    fn load_resume(&mut self, run_dir: &Path) -> Result<Option<(usize, ResumeState<G>)>> {
+        let cfg = self.model.ctx.config.clone();
+        let cfg = &cfg;
+        let Some((step, dir)) = CheckpointDir::new(run_dir).latest() else {
+            return Ok(None);
+        };
+        let state = CheckpointDir::read_state(&dir)?;
+        let p = dir.join(files::MODEL);
+        self.model = self
+            .model
+            .clone()
+            .try_load_file(&p)
+            .map_err(|e| record_error(&p, e))?;
+        let mut optims = Optimizers::new(cfg);
+        let p = dir.join(files::OPTIM_G);
+        optims.g = optims.g.load(&p).map_err(|e| record_error(&p, e))?;
+        let p = dir.join(files::OPTIM_D);
+        optims.d = optims.d.load(&p).map_err(|e| record_error(&p, e))?;
+        let ema = if cfg.ema {
+            let mut ema = Ema::new(&self.model.generator, cfg.ema_decay);
+            if state.has_ema {
+                let p = dir.join(files::EMA);
+                ema.module = ema
+                    .module
+                    .try_load_file(&p)
+                    .map_err(|e| record_error(&p, e))?;
+            }
+            Some(ema)
+        } else {
+            None
+        };
+        Ok(Some((step, ResumeState { optims, ema, state })))
+    }
+
+    /// Run to `total_steps` in `run_dir` (writes `config.toml`, `events.jsonl`, `checkpoints/`,
+    /// and burn-train's own logs under `burn/`).
+    pub fn run(mut self, run_dir: &Path) -> Result<RunReport<G, C, T, B>> {
+        std::fs::create_dir_all(run_dir)
+            .map_err(|e| AdtError::io("create run directory", run_dir, e))?;
+        let cfg = self.model.ctx.config.clone();
+        let resumed = if self.resume {
+            self.load_resume(run_dir)?
+        } else {
+            None
+        };
+        let (resumed_from, start) = match resumed {
+            Some((step, s)) => (Some(step), s),
+            None => (
+                None,
+                ResumeState {
+                    optims: Optimizers::new(&cfg),
+                    ema: cfg
+                        .ema
+                        .then(|| Ema::new(&self.model.generator, cfg.ema_decay)),
+                    state: TrainState {
+                        step: 0,
+                        batches_consumed: 0,
+                        rng: EngineRng::derived(cfg.seed, streams::TRAIN),
+                        nonfinite_in_row: 0,
+                        has_ema: cfg.ema,
+                    },
+                },
+            ),
+        };
+        let cfg_tmp = run_dir.join("config.toml.tmp");
+        write_synced(&cfg_tmp, cfg.to_toml().as_bytes())?;
+        let cfg_path = run_dir.join("config.toml");
+        std::fs::rename(&cfg_tmp, &cfg_path).map_err(|e| AdtError::io("publish", &cfg_path, e))?;
+
+        let run_name = run_dir
+            .file_name()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_else(|| "run".into());
+        let strategy = Arc::new(AdtStrategy::new(
+            run_dir.to_path_buf(),
+            run_name,
+            start,
+            resumed_from,
+            self.progress.take(),
+        ));
+        let names: &[&str] = if cfg.adversarial {
+            &METRIC_NAMES
+        } else {
+            &PLAIN_METRIC_NAMES
+        };
+        let mut training =
+            SupervisedTraining::new(run_dir.join("burn"), self.data.clone(), self.data.clone())
+                .with_training_strategy(TrainingStrategy::Custom(strategy.clone()))
+                .with_interrupter(self.interrupter.clone())
+                .with_application_logger(None)
+                .num_epochs(1);
+        for n in names.iter().filter(|n| cfg.r1 || **n != "r1") {
+            training = training.metric_train_numeric(EngineMetric::new(n));
+        }
+        let renderer = self
+            .renderer
+            .take()
+            .unwrap_or_else(|| Box::new(crate::renderer::SilentRenderer));
+        training = training.renderer(renderer);
+        // The Learner's optimizer slot is unused: the strategy owns both players' optimizers.
+        let learner = Learner::new(self.model, Optimizers::new(&cfg).g, cfg.g_optim.lr);
+        let result = training.launch(learner);
+        let outcome = strategy
+            .take_outcome()
+            .expect("AdtStrategy::fit did not run (burn-train launch failed before training)");
+        if let Some(e) = outcome.error {
+            return Err(e);
+        }
+        let _ = &self.device;
+        Ok(RunReport {
+            model: result.model,
+            ema: outcome.ema,
+            step: outcome.step,
+            status: outcome.status,
+            history: outcome.history,
+            run_dir: run_dir.to_path_buf(),
+        })
+    }
+}
