@@ -1,1 +1,22 @@
-//! adt facade
+//! **adt** — Adversarial Diffusion Tuning for the burn ecosystem.
+//!
+//! This facade re-exports the workspace crates so a burn project can depend on
+//! one package:
+//! - [`plugin`]: the ADT engine (simulated inference with the backward-flow
+//!   constraint, siamese discriminator, losses, the burn-train strategy);
+//! - [`models`]: the model zoo (UNet2DCondition, AutoencoderKL, CLIP text,
+//!   schedulers, the SD1.5 pipeline, DINOv2);
+//! - [`tui`]: the terminal dashboard.
+
+pub use adt_plugin as plugin;
+pub use adt_tui as tui;
+
+/// The model zoo.
+pub mod models {
+    pub use adt_clip as clip;
+    pub use adt_diffusion as diffusion;
+    pub use adt_dinov2 as dinov2;
+    pub use adt_models_common as common;
+    pub use adt_schedulers as schedulers;
+    pub use adt_sd15 as sd15;
+}

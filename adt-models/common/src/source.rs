@@ -1,0 +1,194 @@
+//! Where a model's files come from: a local folder or the Hugging Face hub.
+
+use std::path::{Path, PathBuf};
+
+use hf_hub::{Cache, Repo, RepoType};
+
+use crate::LoadError;
+
+/// A model checkpoint location.
+///
+/// `Local` is a diffusers/transformers folder on disk (`unet/config.json`, …).
+/// `Hub` is a repository id resolved through the Hugging Face cache
+/// (`$HF_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub`, the
+/// layout Python's `huggingface_hub` writes); a file missing from the cache is
+/// downloaded unless `HF_HUB_OFFLINE` is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelSource {
+    Local(PathBuf),
+    Hub {
+        repo: String,
+        revision: Option<String>,
+    },
+}
+
+impl ModelSource {
+    /// An existing path is a local folder; anything else of the form
+    /// `org/name[@revision]` is a hub repository.
+    pub fn parse(spec: &str) -> Self {
+        let path = Path::new(spec);
+        if path.exists() || spec.starts_with('.') || spec.starts_with('/') {
+            return ModelSource::Local(path.to_path_buf());
+        }
+        match spec.split_once('@') {
+            Some((repo, rev)) => ModelSource::Hub {
+                repo: repo.to_string(),
+                revision: Some(rev.to_string()),
+            },
+            None => ModelSource::Hub {
+                repo: spec.to_string(),
+                revision: None,
+            },
+        }
+    }
+
+    /// Human-readable name for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            ModelSource::Local(p) => p.display().to_string(),
+            ModelSource::Hub {
+                repo,
+                revision: Some(rev),
+            } => format!("{repo}@{rev}"),
+            ModelSource::Hub { repo, .. } => repo.clone(),
+        }
+    }
+
+    /// Path of `relative` (e.g. `unet/config.json`), downloading it if needed.
+    pub fn file(&self, relative: &str) -> Result<PathBuf, LoadError> {
+        match self {
+            ModelSource::Local(dir) => {
+                let path = dir.join(relative);
+                if path.is_file() {
+                    Ok(path)
+                } else {
+                    Err(LoadError::Missing { path })
+                }
+            }
+            ModelSource::Hub { repo, revision } => hub_file(repo, revision.as_deref(), relative),
+        }
+    }
+
+    /// The first of `candidates` that exists (e.g. the fp16 variant, then the
+    /// full-precision file); the error lists all of them.
+    pub fn first_file(&self, candidates: &[&str]) -> Result<PathBuf, LoadError> {
+        let mut tried = Vec::new();
+        for c in candidates {
+            match self.file(c) {
+                Ok(p) => return Ok(p),
+                Err(LoadError::Missing { path }) => tried.push(path.display().to_string()),
+                Err(LoadError::Hub { .. }) => tried.push(format!("{}:{c}", self.describe())),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(LoadError::Missing {
+            path: PathBuf::from(tried.join(" | ")),
+        })
+    }
+}
+
+/// Root of the Hugging Face hub cache, as Python's `huggingface_hub` finds it.
+pub(crate) fn hub_cache_dir() -> PathBuf {
+    if let Some(p) = std::env::var_os("HF_HUB_CACHE") {
+        return PathBuf::from(p);
+    }
+    if let Some(home) = std::env::var_os("HF_HOME") {
+        return PathBuf::from(home).join("hub");
+    }
+    Cache::default().path().clone()
+}
+
+fn is_commit_hash(rev: &str) -> bool {
+    rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn offline() -> bool {
+    std::env::var("HF_HUB_OFFLINE")
+        .map(|v| !matches!(v.as_str(), "" | "0" | "false" | "FALSE"))
+        .unwrap_or(false)
+}
+
+fn hub_file(repo_id: &str, revision: Option<&str>, relative: &str) -> Result<PathBuf, LoadError> {
+    let cache = Cache::new(hub_cache_dir());
+    let rev = revision.unwrap_or("main").to_string();
+    let repo = Repo::with_revision(repo_id.to_string(), RepoType::Model, rev.clone());
+    // hf-hub resolves branch names through refs/; a pinned commit is a
+    // snapshot folder of its own, which it does not look up.
+    let cached = if is_commit_hash(&rev) {
+        let p = cache
+            .path()
+            .join(repo.folder_name())
+            .join("snapshots")
+            .join(&rev)
+            .join(relative);
+        p.is_file().then_some(p)
+    } else {
+        cache.repo(repo.clone()).get(relative)
+    };
+    if let Some(p) = cached {
+        return Ok(p);
+    }
+    let hub_err = |message: String| LoadError::Hub {
+        repo: format!("{repo_id}@{rev}"),
+        file: relative.to_string(),
+        message,
+    };
+    if offline() {
+        return Err(hub_err(format!(
+            "is not in the cache at {} and HF_HUB_OFFLINE is set",
+            cache.path().display()
+        )));
+    }
+    let api = hf_hub::api::sync::ApiBuilder::from_cache(cache)
+        .with_progress(true)
+        .build()
+        .map_err(|e| hub_err(format!("could not start the hub client: {e}")))?;
+    api.repo(repo)
+        .get(relative)
+        .map_err(|e| hub_err(format!("could not be downloaded (and is not cached): {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_distinguishes_paths_and_repos() {
+        assert_eq!(
+            ModelSource::parse("stable-diffusion-v1-5/stable-diffusion-v1-5@abc"),
+            ModelSource::Hub {
+                repo: "stable-diffusion-v1-5/stable-diffusion-v1-5".into(),
+                revision: Some("abc".into())
+            }
+        );
+        assert!(matches!(ModelSource::parse("./x"), ModelSource::Local(_)));
+        assert!(matches!(ModelSource::parse("/tmp"), ModelSource::Local(_)));
+    }
+
+    #[test]
+    fn hub_cache_layout_is_resolved_offline() {
+        let dir = tempfile::tempdir().unwrap();
+        let commit = "0123456789abcdef0123456789abcdef01234567";
+        let repo_dir = dir.path().join("models--org--tiny");
+        let snap = repo_dir.join("snapshots").join(commit).join("unet");
+        std::fs::create_dir_all(&snap).unwrap();
+        std::fs::write(snap.join("config.json"), "{}").unwrap();
+        std::fs::create_dir_all(repo_dir.join("refs")).unwrap();
+        std::fs::write(repo_dir.join("refs").join("main"), commit).unwrap();
+        // SAFETY: tests in this module are the only users of these variables.
+        unsafe {
+            std::env::set_var("HF_HUB_CACHE", dir.path());
+            std::env::set_var("HF_HUB_OFFLINE", "1");
+        }
+        let by_branch = ModelSource::parse("org/tiny").file("unet/config.json").unwrap();
+        let by_commit = ModelSource::parse(&format!("org/tiny@{commit}"))
+            .file("unet/config.json")
+            .unwrap();
+        assert_eq!(by_branch, by_commit);
+        let err = ModelSource::parse("org/tiny")
+            .file("vae/config.json")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("vae/config.json") && err.contains("HF_HUB_OFFLINE"), "{err}");
+    }
+}

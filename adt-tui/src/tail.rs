@@ -1,0 +1,253 @@
+//! Incremental reader of `RUN_DIR/events.jsonl`: remembers its byte offset, holds back a
+//! partial last line until its newline arrives, notices the file being truncated or
+//! replaced (a restarted run) and waits patiently for a directory that does not exist yet.
+//! Read-only and lock-free, so any number of viewers can tail the same run.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+/// Largest chunk read per [`Tailer::poll`], so that a huge history is ingested over a few
+/// polls instead of freezing the UI.
+pub const MAX_READ_PER_POLL: u64 = 8 << 20;
+
+/// Where the tailed file stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceStatus {
+    /// The run directory does not exist (yet).
+    NoDirectory,
+    /// The directory exists, `events.jsonl` does not (yet).
+    NoEventsFile,
+    /// Reading; `bytes` consumed so far, `pending` bytes of an unfinished last line.
+    Open { bytes: u64, pending: usize },
+    /// The file exists but cannot be read.
+    Unreadable(String),
+}
+
+/// What one poll found.
+#[derive(Debug, Default)]
+pub struct TailPoll {
+    /// The file was truncated, replaced or removed: discard everything read so far
+    /// (`lines` then starts from the new file's beginning).
+    pub reset: bool,
+    /// Complete lines (without `\n`/`\r\n`), in file order.
+    pub lines: Vec<String>,
+}
+
+/// Tails one run directory's `events.jsonl`.
+#[derive(Debug)]
+pub struct Tailer {
+    dir: PathBuf,
+    file: Option<File>,
+    identity: Option<FileId>,
+    offset: u64,
+    partial: Vec<u8>,
+    status: SourceStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+#[cfg(unix)]
+fn file_id(m: &std::fs::Metadata) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    Some(FileId {
+        dev: m.dev(),
+        ino: m.ino(),
+    })
+}
+
+#[cfg(not(unix))]
+fn file_id(_m: &std::fs::Metadata) -> Option<FileId> {
+    None
+}
+
+impl Tailer {
+    /// A tailer for `run_dir/events.jsonl`; nothing is opened until [`Tailer::poll`].
+    pub fn new(run_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: run_dir.into(),
+            file: None,
+            identity: None,
+            offset: 0,
+            partial: Vec::new(),
+            status: SourceStatus::NoDirectory,
+        }
+    }
+
+    /// The run directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The tailed file's path.
+    pub fn events_path(&self) -> PathBuf {
+        self.dir.join("events.jsonl")
+    }
+
+    /// State after the last poll.
+    pub fn status(&self) -> &SourceStatus {
+        &self.status
+    }
+
+    /// Reads whatever was appended since the last poll. Never fails: problems are
+    /// reported through [`Tailer::status`] and retried on the next poll.
+    pub fn poll(&mut self) -> TailPoll {
+        let mut out = TailPoll::default();
+        let path = self.events_path();
+        let meta = match std::fs::metadata(&path) {
+            Ok(m) => m,
+            Err(_) => {
+                if self.file.is_some() || self.offset > 0 {
+                    // Removed (a run restarted with a fresh directory): start over.
+                    out.reset = true;
+                    self.forget();
+                }
+                self.status = if self.dir.is_dir() {
+                    SourceStatus::NoEventsFile
+                } else {
+                    SourceStatus::NoDirectory
+                };
+                return out;
+            }
+        };
+        let id = file_id(&meta);
+        let replaced = self.file.is_some() && id.is_some() && id != self.identity;
+        let truncated = meta.len() < self.offset;
+        if replaced || truncated {
+            out.reset = true;
+            self.forget();
+        }
+        if self.file.is_none() {
+            match File::open(&path) {
+                Ok(f) => {
+                    self.file = Some(f);
+                    self.identity = id;
+                }
+                Err(e) => {
+                    self.status = SourceStatus::Unreadable(e.to_string());
+                    return out;
+                }
+            }
+        }
+        if let Err(e) = self.read_new(&mut out.lines) {
+            self.status = SourceStatus::Unreadable(e.to_string());
+            return out;
+        }
+        self.status = SourceStatus::Open {
+            bytes: self.offset,
+            pending: self.partial.len(),
+        };
+        out
+    }
+
+    fn forget(&mut self) {
+        self.file = None;
+        self.identity = None;
+        self.offset = 0;
+        self.partial.clear();
+    }
+
+    fn read_new(&mut self, lines: &mut Vec<String>) -> io::Result<()> {
+        let file = self.file.as_mut().expect("opened above");
+        file.seek(SeekFrom::Start(self.offset))?;
+        let mut buf = Vec::new();
+        let n = file.take(MAX_READ_PER_POLL).read_to_end(&mut buf)?;
+        self.offset += n as u64;
+        let mut start = 0;
+        for (i, &b) in buf.iter().enumerate() {
+            if b == b'\n' {
+                let mut line = std::mem::take(&mut self.partial);
+                line.extend_from_slice(&buf[start..i]);
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                lines.push(String::from_utf8_lossy(&line).into_owned());
+                start = i + 1;
+            }
+        }
+        self.partial.extend_from_slice(&buf[start..]);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn append(path: &Path, s: &str) {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        f.write_all(s.as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn waits_for_directory_then_reads_incrementally_with_partial_lines() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("run");
+        let mut t = Tailer::new(&dir);
+        assert!(t.poll().lines.is_empty());
+        assert_eq!(t.status(), &SourceStatus::NoDirectory);
+        std::fs::create_dir(&dir).unwrap();
+        t.poll();
+        assert_eq!(t.status(), &SourceStatus::NoEventsFile);
+        let p = dir.join("events.jsonl");
+        append(&p, "a\nb\r\npar");
+        let got = t.poll();
+        assert!(!got.reset);
+        assert_eq!(got.lines, ["a", "b"]);
+        assert_eq!(
+            t.status(),
+            &SourceStatus::Open {
+                bytes: 8,
+                pending: 3
+            }
+        );
+        assert!(t.poll().lines.is_empty());
+        append(&p, "tial\nc\n");
+        assert_eq!(t.poll().lines, ["partial", "c"]);
+    }
+
+    #[test]
+    fn truncation_and_replacement_reset() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("events.jsonl");
+        append(&p, "one\ntwo\n");
+        let mut t = Tailer::new(tmp.path());
+        assert_eq!(t.poll().lines.len(), 2);
+        std::fs::write(&p, "x\n").unwrap(); // shorter: truncated and rewritten
+        let got = t.poll();
+        assert!(got.reset);
+        assert_eq!(got.lines, ["x"]);
+        // Replaced by a new file (rename over it), even if longer.
+        let q = tmp.path().join("new.jsonl");
+        std::fs::write(&q, "n1\nn2\nn3\n").unwrap();
+        std::fs::rename(&q, &p).unwrap();
+        let got = t.poll();
+        assert!(got.reset);
+        assert_eq!(got.lines, ["n1", "n2", "n3"]);
+        std::fs::remove_file(&p).unwrap();
+        let got = t.poll();
+        assert!(got.reset && got.lines.is_empty());
+        assert_eq!(t.status(), &SourceStatus::NoEventsFile);
+    }
+
+    #[test]
+    fn two_viewers_see_the_same_lines() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("events.jsonl");
+        let (mut a, mut b) = (Tailer::new(tmp.path()), Tailer::new(tmp.path()));
+        append(&p, "1\n2\n");
+        assert_eq!(a.poll().lines, ["1", "2"]);
+        append(&p, "3\n");
+        assert_eq!(b.poll().lines, ["1", "2", "3"]);
+        assert_eq!(a.poll().lines, ["3"]);
+    }
+}

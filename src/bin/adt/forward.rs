@@ -1,0 +1,150 @@
+//! `adt forward`: one model, named inputs in, named outputs out.
+//!
+//! Names follow the reference implementations so the same file can be fed to
+//! diffusers/transformers: `unet` (sample, timestep, encoder_hidden_states, optional
+//! text_embeds and time_ids → sample), `vae-encode` (image → posterior_mean,
+//! posterior_logvar), `vae-decode` (latents → decoded), `clip-text` (input_ids →
+//! last_hidden_state, pooler_output or text_embeds, hidden_states.N), `dinov2`
+//! (pixel_values → last_hidden_state, pooler_output, hidden_states.N).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use adt::models::clip::ClipTextModel;
+use adt::models::common::ModelSource;
+use adt::models::common::tensor_io::{read_tensors, write_tensors};
+use adt::models::diffusion::{AddedCond, AutoencoderKL, UNet2DConditionModel};
+use anyhow::{Context, Result, bail};
+use burn::prelude::*;
+
+/// Which model the inputs are for.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Kind {
+    Unet,
+    VaeEncode,
+    VaeDecode,
+    ClipText,
+    Dinov2,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ForwardArgs {
+    /// The model kind.
+    #[arg(value_enum)]
+    kind: Kind,
+    /// The model folder (with `config.json`), e.g. a pipeline's `unet/`, or a hub id.
+    #[arg(long)]
+    model: String,
+    /// Safetensors file of named inputs.
+    #[arg(long)]
+    inputs: PathBuf,
+    /// Where to write the named outputs (safetensors).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+type Tensors = BTreeMap<String, TensorData>;
+
+impl ForwardArgs {
+    pub fn run(&self) -> Result<()> {
+        let inputs = read_tensors(&self.inputs)
+            .with_context(|| format!("reading inputs {}", self.inputs.display()))?;
+        let source = ModelSource::parse(&self.model);
+        let device = Device::flex();
+        let outputs = match self.kind {
+            Kind::Unet => unet(&source, &inputs, &device),
+            Kind::VaeEncode => vae(&source, &inputs, &device, true),
+            Kind::VaeDecode => vae(&source, &inputs, &device, false),
+            Kind::ClipText => clip_text(&source, &inputs, &device),
+            Kind::Dinov2 => match &source {
+                ModelSource::Local(dir) => Ok(adt::models::dinov2::forward_harness_on(
+                    dir, &inputs, &device,
+                )?),
+                ModelSource::Hub { .. } => bail!("dinov2: --model must be a local folder"),
+            },
+        }
+        .with_context(|| format!("{:?} forward with model {}", self.kind, source.describe()))?;
+        write_tensors(&self.out, &outputs)
+            .with_context(|| format!("writing {}", self.out.display()))?;
+        let names: Vec<&str> = outputs.keys().map(String::as_str).collect();
+        println!("wrote {} ({})", self.out.display(), names.join(", "));
+        Ok(())
+    }
+}
+
+/// The input called `name`, as a float tensor of rank `D`, with a message naming
+/// what is missing or mis-shaped.
+fn float<const D: usize>(inputs: &Tensors, name: &str, device: &Device) -> Result<Tensor<D>> {
+    let data = get(inputs, name)?;
+    if data.shape().len() != D {
+        bail!("input `{name}` must have {D} dimensions, found shape {:?}", data.shape());
+    }
+    Ok(Tensor::from_data(data.clone().convert::<f32>(), device))
+}
+
+fn get<'a>(inputs: &'a Tensors, name: &str) -> Result<&'a TensorData> {
+    inputs.get(name).with_context(|| {
+        let have: Vec<&str> = inputs.keys().map(String::as_str).collect();
+        format!("missing input `{name}` (the file has: {})", have.join(", "))
+    })
+}
+
+fn unet(source: &ModelSource, inputs: &Tensors, device: &Device) -> Result<Tensors> {
+    let model = UNet2DConditionModel::from_pretrained(source, "", device)?;
+    let sample: Tensor<4> = float(inputs, "sample", device)?;
+    let batch = sample.dims()[0];
+    // diffusers accepts a scalar timestep or one per sample.
+    let t = get(inputs, "timestep")?.clone().convert::<f32>();
+    let n = t.num_elements();
+    let values = Tensor::<1>::from_data(TensorData::new(t.iter::<f32>().collect(), [n]), device);
+    let t: Tensor<1> = match n {
+        1 => values.repeat_dim(0, batch),
+        n if n == batch => values,
+        n => bail!("input `timestep` has {n} values for a batch of {batch}"),
+    };
+    let context: Tensor<3> = float(inputs, "encoder_hidden_states", device)?;
+    let added = match (inputs.contains_key("text_embeds"), inputs.contains_key("time_ids")) {
+        (true, true) => Some(AddedCond {
+            text_embeds: float(inputs, "text_embeds", device)?,
+            time_ids: float(inputs, "time_ids", device)?,
+        }),
+        (false, false) => None,
+        _ => bail!("`text_embeds` and `time_ids` go together (SDXL's added conditions)"),
+    };
+    let out = model.forward(sample, t, context, added);
+    Ok(BTreeMap::from([("sample".to_string(), out.into_data())]))
+}
+
+fn vae(source: &ModelSource, inputs: &Tensors, device: &Device, encode: bool) -> Result<Tensors> {
+    let model = AutoencoderKL::from_pretrained(source, "", device)?;
+    if encode {
+        let posterior = model.encode(float(inputs, "image", device)?);
+        Ok(BTreeMap::from([
+            ("posterior_mean".to_string(), posterior.mean.into_data()),
+            ("posterior_logvar".to_string(), posterior.logvar.into_data()),
+        ]))
+    } else {
+        let decoded = model.decode(float(inputs, "latents", device)?);
+        Ok(BTreeMap::from([("decoded".to_string(), decoded.into_data())]))
+    }
+}
+
+fn clip_text(source: &ModelSource, inputs: &Tensors, device: &Device) -> Result<Tensors> {
+    let model = ClipTextModel::from_pretrained(source, "", device)?;
+    let ids = get(inputs, "input_ids")?.clone().convert::<i64>();
+    if ids.shape().len() != 2 {
+        bail!("input `input_ids` must be [batch, seq], found shape {:?}", ids.shape());
+    }
+    let out = model.forward(Tensor::<2, Int>::from_data(ids, device));
+    let mut map = BTreeMap::from([
+        ("last_hidden_state".to_string(), out.last_hidden_state.into_data()),
+        ("pooler_output".to_string(), out.pooler_output.into_data()),
+    ]);
+    if let Some(e) = out.text_embeds {
+        map.insert("text_embeds".to_string(), e.into_data());
+    }
+    for (i, h) in out.hidden_states.into_iter().enumerate() {
+        map.insert(format!("hidden_states.{i}"), h.into_data());
+    }
+    Ok(map)
+}

@@ -1,0 +1,32 @@
+//! `adt` — the command-line front end of Adversarial Diffusion Tuning.
+//!
+//! - `adt forward KIND --model DIR --inputs IN.safetensors --out OUT.safetensors` runs one
+//!   zoo model on named inputs (diffusers'/transformers' argument and output names), so a
+//!   checkpoint can be checked against the Python reference.
+//! - `adt watch RUN_DIR` opens the dashboard on a run directory (as `adt-tui watch`).
+
+mod forward;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "adt", version, about = "Adversarial Diffusion Tuning for burn")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one model of the zoo on a safetensors file of inputs and write its outputs.
+    Forward(forward::ForwardArgs),
+    /// Watch a run directory in the terminal dashboard (works over SSH while training runs).
+    Watch(adt::tui::cli::WatchArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Forward(args) => args.run(),
+        Command::Watch(args) => args.run(),
+    }
+}
