@@ -21,7 +21,11 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let resume = args.iter().any(|a| a == "--resume");
     let steps = match args.iter().position(|a| a == "--steps") {
-        Some(i) => args.get(i + 1).context("--steps needs a number")?.parse().context("--steps")?,
+        Some(i) => args
+            .get(i + 1)
+            .context("--steps needs a number")?
+            .parse()
+            .context("--steps")?,
         None => 200,
     };
     let run_dir = args

@@ -20,9 +20,16 @@ fn root() -> PathBuf {
 }
 
 /// Run `adt forward KIND` on `inputs` and return its outputs.
-fn run(kind: &str, model: &Path, inputs: BTreeMap<String, TensorData>) -> BTreeMap<String, TensorData> {
+fn run(
+    kind: &str,
+    model: &Path,
+    inputs: BTreeMap<String, TensorData>,
+) -> BTreeMap<String, TensorData> {
     let dir = tempfile::tempdir().unwrap();
-    let (inp, out) = (dir.path().join("in.safetensors"), dir.path().join("out.safetensors"));
+    let (inp, out) = (
+        dir.path().join("in.safetensors"),
+        dir.path().join("out.safetensors"),
+    );
     write_tensors(&inp, &inputs).unwrap();
     let status = Command::new(env!("CARGO_BIN_EXE_adt"))
         .args(["forward", kind, "--model"])
@@ -33,19 +40,33 @@ fn run(kind: &str, model: &Path, inputs: BTreeMap<String, TensorData>) -> BTreeM
         .arg(&out)
         .output()
         .unwrap();
-    assert!(status.status.success(), "adt forward {kind} failed: {}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "adt forward {kind} failed: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     read_tensors(&out).unwrap()
 }
 
 fn pick(io: &BTreeMap<String, TensorData>, pairs: &[(&str, &str)]) -> BTreeMap<String, TensorData> {
-    pairs.iter().map(|(from, to)| (to.to_string(), io[*from].clone())).collect()
+    pairs
+        .iter()
+        .map(|(from, to)| (to.to_string(), io[*from].clone()))
+        .collect()
 }
 
 #[test]
 fn unet_sd15_non_square() {
     let fx = root().join("adt-models/diffusion/tests/fixtures");
     let io = read_tensors(&fx.join("sd15_tiny_unet_io.safetensors")).unwrap();
-    let inputs = pick(&io, &[("sample", "sample"), ("timesteps", "timestep"), ("encoder_hidden_states", "encoder_hidden_states")]);
+    let inputs = pick(
+        &io,
+        &[
+            ("sample", "sample"),
+            ("timesteps", "timestep"),
+            ("encoder_hidden_states", "encoder_hidden_states"),
+        ],
+    );
     let out = run("unet", &fx.join("sd15_tiny/unet"), inputs);
     assert_close("unet sd15 sample", &out["sample"], &io["out"], TOL);
 }
@@ -74,8 +95,18 @@ fn vae_encode_and_decode() {
     let io = read_tensors(&fx.join("sd15_tiny_vae_io.safetensors")).unwrap();
     let model = fx.join("sd15_tiny/vae");
     let enc = run("vae-encode", &model, pick(&io, &[("x", "image")]));
-    assert_close("vae posterior_mean", &enc["posterior_mean"], &io["posterior.mean"], TOL);
-    assert_close("vae posterior_logvar", &enc["posterior_logvar"], &io["posterior.logvar"], TOL);
+    assert_close(
+        "vae posterior_mean",
+        &enc["posterior_mean"],
+        &io["posterior.mean"],
+        TOL,
+    );
+    assert_close(
+        "vae posterior_logvar",
+        &enc["posterior_logvar"],
+        &io["posterior.logvar"],
+        TOL,
+    );
     let dec = run("vae-decode", &model, pick(&io, &[("z", "latents")]));
     assert_close("vae decoded", &dec["decoded"], &io["decoded"], TOL);
 }
@@ -83,9 +114,16 @@ fn vae_encode_and_decode() {
 #[test]
 fn clip_text_with_and_without_projection() {
     let fx = root().join("adt-models/clip/tests/fixtures");
-    for (model, file) in [("text_model", "text_model_io"), ("text_model_proj", "text_model_proj_io")] {
+    for (model, file) in [
+        ("text_model", "text_model_io"),
+        ("text_model_proj", "text_model_proj_io"),
+    ] {
         let io = read_tensors(&fx.join(format!("{file}.safetensors"))).unwrap();
-        let out = run("clip-text", &fx.join(model), pick(&io, &[("input_ids", "input_ids")]));
+        let out = run(
+            "clip-text",
+            &fx.join(model),
+            pick(&io, &[("input_ids", "input_ids")]),
+        );
         for (name, reference) in io.iter().filter(|(k, _)| k.as_str() != "input_ids") {
             assert_close(&format!("{model} {name}"), &out[name], reference, TOL);
         }
@@ -100,7 +138,10 @@ fn dinov2_interpolated_positions() {
         let input = pick(&io, &[(&format!("{case}.pixel_values"), "pixel_values")]);
         let out = run("dinov2", &fx, input);
         let prefix = format!("{case}.");
-        for (name, reference) in io.iter().filter(|(k, _)| k.starts_with(&prefix) && !k.ends_with("pixel_values")) {
+        for (name, reference) in io
+            .iter()
+            .filter(|(k, _)| k.starts_with(&prefix) && !k.ends_with("pixel_values"))
+        {
             let key = &name[prefix.len()..];
             assert_close(&format!("dinov2 {name}"), &out[key], reference, TOL);
         }

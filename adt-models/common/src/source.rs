@@ -180,7 +180,9 @@ mod tests {
             std::env::set_var("HF_HUB_CACHE", dir.path());
             std::env::set_var("HF_HUB_OFFLINE", "1");
         }
-        let by_branch = ModelSource::parse("org/tiny").file("unet/config.json").unwrap();
+        let by_branch = ModelSource::parse("org/tiny")
+            .file("unet/config.json")
+            .unwrap();
         let by_commit = ModelSource::parse(&format!("org/tiny@{commit}"))
             .file("unet/config.json")
             .unwrap();
@@ -189,6 +191,9 @@ mod tests {
             .file("vae/config.json")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("vae/config.json") && err.contains("HF_HUB_OFFLINE"), "{err}");
+        assert!(
+            err.contains("vae/config.json") && err.contains("HF_HUB_OFFLINE"),
+            "{err}"
+        );
     }
 }

@@ -37,7 +37,11 @@ fn view_to_data(view: &TensorView<'_>) -> Result<TensorData, String> {
     let i64s = |v: Vec<i64>| Ok(TensorData::new(v, shape.clone()));
     match view.dtype() {
         Dtype::F32 => f32s(chunks::<4>(b).map(f32::from_le_bytes).collect()),
-        Dtype::F64 => f32s(chunks::<8>(b).map(|c| f64::from_le_bytes(c) as f32).collect()),
+        Dtype::F64 => f32s(
+            chunks::<8>(b)
+                .map(|c| f64::from_le_bytes(c) as f32)
+                .collect(),
+        ),
         Dtype::F16 => f32s(
             chunks::<2>(b)
                 .map(|c| half::f16::from_le_bytes(c).to_f32())
@@ -49,7 +53,11 @@ fn view_to_data(view: &TensorView<'_>) -> Result<TensorData, String> {
                 .collect(),
         ),
         Dtype::I64 => i64s(chunks::<8>(b).map(i64::from_le_bytes).collect()),
-        Dtype::I32 => i64s(chunks::<4>(b).map(|c| i32::from_le_bytes(c) as i64).collect()),
+        Dtype::I32 => i64s(
+            chunks::<4>(b)
+                .map(|c| i32::from_le_bytes(c) as i64)
+                .collect(),
+        ),
         Dtype::U8 => i64s(b.iter().map(|&x| x as i64).collect()),
         Dtype::BOOL => i64s(b.iter().map(|&x| (x != 0) as i64).collect()),
         other => Err(format!("unsupported dtype {other:?}")),
@@ -57,7 +65,8 @@ fn view_to_data(view: &TensorView<'_>) -> Result<TensorData, String> {
 }
 
 fn chunks<const N: usize>(b: &[u8]) -> impl Iterator<Item = [u8; N]> + '_ {
-    b.chunks_exact(N).map(|c| c.try_into().expect("exact chunk"))
+    b.chunks_exact(N)
+        .map(|c| c.try_into().expect("exact chunk"))
 }
 
 /// Write tensors as f32 (floats) or i64 (integers) into a safetensors file.
@@ -128,7 +137,10 @@ mod tests {
         let path = dir.path().join("t.safetensors");
         let mut m = BTreeMap::new();
         m.insert("a".into(), TensorData::new(vec![1.5f32, -2.0, 3.25], [3]));
-        m.insert("ids".into(), TensorData::new(vec![49406i64, 320, 49407, 7], [2, 2]));
+        m.insert(
+            "ids".into(),
+            TensorData::new(vec![49406i64, 320, 49407, 7], [2, 2]),
+        );
         write_tensors(&path, &m).unwrap();
         let back = read_tensors(&path).unwrap();
         assert_eq!(back["a"], m["a"]);

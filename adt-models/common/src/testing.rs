@@ -15,7 +15,13 @@ pub fn max_abs_diff(actual: &TensorData, expected: &TensorData) -> f32 {
     actual
         .iter::<f32>()
         .zip(expected.iter::<f32>())
-        .map(|(a, e)| if a.is_nan() || e.is_nan() { f32::INFINITY } else { (a - e).abs() })
+        .map(|(a, e)| {
+            if a.is_nan() || e.is_nan() {
+                f32::INFINITY
+            } else {
+                (a - e).abs()
+            }
+        })
         .fold(0.0, f32::max)
 }
 

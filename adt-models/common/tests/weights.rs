@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use adt_models_common::tensor_io::{read_tensors, write_tensors};
-use adt_models_common::{LoadError, LoadOptions, load_safetensors, load_safetensors_with, save_safetensors};
+use adt_models_common::{
+    LoadError, LoadOptions, load_safetensors, load_safetensors_with, save_safetensors,
+};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{GroupNorm, GroupNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
@@ -26,11 +28,23 @@ fn block(device: &Device) -> Block {
 /// A PyTorch-named checkpoint for `Block`: `proj.weight` is `[out, in]`.
 fn torch_checkpoint() -> BTreeMap<String, TensorData> {
     let mut m = BTreeMap::new();
-    m.insert("proj.weight".into(), TensorData::new(vec![1f32, 2., 3., 4., 5., 6.], [2, 3]));
+    m.insert(
+        "proj.weight".into(),
+        TensorData::new(vec![1f32, 2., 3., 4., 5., 6.], [2, 3]),
+    );
     m.insert("proj.bias".into(), TensorData::new(vec![0.5f32, -0.5], [2]));
-    m.insert("norm.weight".into(), TensorData::new(vec![1.1f32, 1.2, 1.3, 1.4], [4]));
-    m.insert("norm.bias".into(), TensorData::new(vec![0.1f32, 0.2, 0.3, 0.4], [4]));
-    m.insert("conv.weight".into(), TensorData::new((0..16).map(|i| i as f32).collect::<Vec<_>>(), [4, 4, 1, 1]));
+    m.insert(
+        "norm.weight".into(),
+        TensorData::new(vec![1.1f32, 1.2, 1.3, 1.4], [4]),
+    );
+    m.insert(
+        "norm.bias".into(),
+        TensorData::new(vec![0.1f32, 0.2, 0.3, 0.4], [4]),
+    );
+    m.insert(
+        "conv.weight".into(),
+        TensorData::new((0..16).map(|i| i as f32).collect::<Vec<_>>(), [4, 4, 1, 1]),
+    );
     m.insert("conv.bias".into(), TensorData::new(vec![0f32; 4], [4]));
     m
 }
@@ -59,13 +73,20 @@ fn remap_table_and_ignored_buffers() {
         .into_iter()
         .map(|(k, v)| (format!("model.{k}"), v))
         .collect();
-    ckpt.insert("model.position_ids".into(), TensorData::new(vec![0i64, 1], [2]));
+    ckpt.insert(
+        "model.position_ids".into(),
+        TensorData::new(vec![0i64, 1], [2]),
+    );
     write_tensors(&file, &ckpt).unwrap();
     let remap = [(r"^model\.", "")];
     let err = load_safetensors(block(&dev), &[file.clone()], &remap).unwrap_err();
     assert!(matches!(err, LoadError::UnusedKeys { .. }), "{err}");
     assert!(err.to_string().contains("position_ids"), "{err}");
-    let opts = LoadOptions { remap: &remap, ignore_unused: &[r"position_ids$"], allow_missing: false };
+    let opts = LoadOptions {
+        remap: &remap,
+        ignore_unused: &[r"position_ids$"],
+        allow_missing: false,
+    };
     load_safetensors_with(block(&dev), &[file], &opts).unwrap();
 }
 
@@ -78,21 +99,31 @@ fn missing_and_misshaped_keys_are_named() {
     ckpt.remove("norm.bias");
     write_tensors(&file, &ckpt).unwrap();
     let err = load_safetensors(block(&dev), &[file.clone()], &[]).unwrap_err();
-    assert!(matches!(err, LoadError::MissingKeys { .. }) && err.to_string().contains("norm.beta"), "{err}");
+    assert!(
+        matches!(err, LoadError::MissingKeys { .. }) && err.to_string().contains("norm.beta"),
+        "{err}"
+    );
 
     let mut ckpt = torch_checkpoint();
     ckpt.insert("conv.bias".into(), TensorData::new(vec![0f32; 5], [5]));
     write_tensors(&file, &ckpt).unwrap();
     let err = load_safetensors(block(&dev), &[file.clone()], &[]).unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, LoadError::Shape { .. }) && msg.contains("conv.bias") && msg.contains("m.safetensors"), "{msg}");
+    assert!(
+        matches!(err, LoadError::Shape { .. })
+            && msg.contains("conv.bias")
+            && msg.contains("m.safetensors"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn sharded_checkpoints_and_half_precision() {
     let dev = Device::flex();
     let dir = tempfile::tempdir().unwrap();
-    let (a, b): (Vec<_>, Vec<_>) = torch_checkpoint().into_iter().partition(|(k, _)| k.starts_with("proj"));
+    let (a, b): (Vec<_>, Vec<_>) = torch_checkpoint()
+        .into_iter()
+        .partition(|(k, _)| k.starts_with("proj"));
     let fa = dir.path().join("a.safetensors");
     let fb = dir.path().join("b.safetensors");
     write_tensors(&fa, &a.into_iter().collect()).unwrap();
@@ -101,8 +132,21 @@ fn sharded_checkpoints_and_half_precision() {
     let half = f16_file(&b.into_iter().collect());
     std::fs::write(&fb, half).unwrap();
     let m = load_safetensors(block(&dev), &[fa, fb], &[]).unwrap();
-    assert_eq!(m.norm.gamma.as_ref().unwrap().val().dtype(), burn::tensor::DType::F32);
-    assert_eq!(m.norm.gamma.as_ref().unwrap().val().into_data().try_to_vec::<f32>().unwrap()[1], half::f16::from_f32(1.2).to_f32());
+    assert_eq!(
+        m.norm.gamma.as_ref().unwrap().val().dtype(),
+        burn::tensor::DType::F32
+    );
+    assert_eq!(
+        m.norm
+            .gamma
+            .as_ref()
+            .unwrap()
+            .val()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap()[1],
+        half::f16::from_f32(1.2).to_f32()
+    );
 }
 
 fn f16_file(map: &BTreeMap<String, TensorData>) -> Vec<u8> {
@@ -110,11 +154,19 @@ fn f16_file(map: &BTreeMap<String, TensorData>) -> Vec<u8> {
     let owned: Vec<(String, Vec<usize>, Vec<u8>)> = map
         .iter()
         .map(|(k, v)| {
-            let bytes = v.iter::<f32>().flat_map(|x| half::f16::from_f32(x).to_le_bytes()).collect();
+            let bytes = v
+                .iter::<f32>()
+                .flat_map(|x| half::f16::from_f32(x).to_le_bytes())
+                .collect();
             (k.clone(), v.shape().to_vec(), bytes)
         })
         .collect();
-    let views = owned.iter().map(|(k, s, b)| (k.clone(), TensorView::new(Dtype::F16, s.clone(), b).unwrap()));
+    let views = owned.iter().map(|(k, s, b)| {
+        (
+            k.clone(),
+            TensorView::new(Dtype::F16, s.clone(), b).unwrap(),
+        )
+    });
     safetensors::serialize(views, None).unwrap()
 }
 
@@ -124,8 +176,11 @@ fn corrupt_file_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("broken.safetensors");
     std::fs::write(&file, [8u8, 0, 0, 0, 0, 0, 0, 0, b'{', b'x']).unwrap();
-    let err = load_safetensors(block(&dev), &[file], &[]).unwrap_err().to_string();
+    let err = load_safetensors(block(&dev), &[file], &[])
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("broken.safetensors"), "{err}");
-    let err = load_safetensors(block(&dev), &[dir.path().join("nope.safetensors")], &[]).unwrap_err();
+    let err =
+        load_safetensors(block(&dev), &[dir.path().join("nope.safetensors")], &[]).unwrap_err();
     assert!(matches!(err, LoadError::Missing { .. }));
 }

@@ -9,11 +9,13 @@
 //!   ([`PosInterpolation`]).
 //! - [`Dinov2Backbone`]: resize + ImageNet normalisation inside, frozen parameters,
 //!   differentiable w.r.t. the image; taps any hidden states.
+//! - [`Dinov2Discriminator`]: the engine's [`adt_plugin::traits::Backbone`] on it.
 //! - [`forward_harness`]: `pixel_values` → `last_hidden_state`, `pooler_output`,
 //!   `hidden_states.N`.
 
 mod backbone;
 mod config;
+mod discriminator;
 mod embeddings;
 mod error;
 mod harness;
@@ -28,6 +30,7 @@ pub use backbone::{
 pub use config::{
     Dinov2Config, HfDinov2Config, Layout, ORIGINAL_VARIANTS, OriginalVitConfig, PosInterpolation,
 };
+pub use discriminator::Dinov2Discriminator;
 pub use embeddings::{Dinov2Embeddings, Dinov2PatchEmbeddings};
 pub use error::Dinov2Error;
 pub use harness::{forward_harness, forward_harness_on};

@@ -77,7 +77,10 @@ impl ForwardArgs {
 fn float<const D: usize>(inputs: &Tensors, name: &str, device: &Device) -> Result<Tensor<D>> {
     let data = get(inputs, name)?;
     if data.shape().len() != D {
-        bail!("input `{name}` must have {D} dimensions, found shape {:?}", data.shape());
+        bail!(
+            "input `{name}` must have {D} dimensions, found shape {:?}",
+            data.shape()
+        );
     }
     Ok(Tensor::from_data(data.clone().convert::<f32>(), device))
 }
@@ -103,7 +106,10 @@ fn unet(source: &ModelSource, inputs: &Tensors, device: &Device) -> Result<Tenso
         n => bail!("input `timestep` has {n} values for a batch of {batch}"),
     };
     let context: Tensor<3> = float(inputs, "encoder_hidden_states", device)?;
-    let added = match (inputs.contains_key("text_embeds"), inputs.contains_key("time_ids")) {
+    let added = match (
+        inputs.contains_key("text_embeds"),
+        inputs.contains_key("time_ids"),
+    ) {
         (true, true) => Some(AddedCond {
             text_embeds: float(inputs, "text_embeds", device)?,
             time_ids: float(inputs, "time_ids", device)?,
@@ -125,7 +131,10 @@ fn vae(source: &ModelSource, inputs: &Tensors, device: &Device, encode: bool) ->
         ]))
     } else {
         let decoded = model.decode(float(inputs, "latents", device)?);
-        Ok(BTreeMap::from([("decoded".to_string(), decoded.into_data())]))
+        Ok(BTreeMap::from([(
+            "decoded".to_string(),
+            decoded.into_data(),
+        )]))
     }
 }
 
@@ -133,11 +142,17 @@ fn clip_text(source: &ModelSource, inputs: &Tensors, device: &Device) -> Result<
     let model = ClipTextModel::from_pretrained(source, "", device)?;
     let ids = get(inputs, "input_ids")?.clone().convert::<i64>();
     if ids.shape().len() != 2 {
-        bail!("input `input_ids` must be [batch, seq], found shape {:?}", ids.shape());
+        bail!(
+            "input `input_ids` must be [batch, seq], found shape {:?}",
+            ids.shape()
+        );
     }
     let out = model.forward(Tensor::<2, Int>::from_data(ids, device));
     let mut map = BTreeMap::from([
-        ("last_hidden_state".to_string(), out.last_hidden_state.into_data()),
+        (
+            "last_hidden_state".to_string(),
+            out.last_hidden_state.into_data(),
+        ),
         ("pooler_output".to_string(), out.pooler_output.into_data()),
     ]);
     if let Some(e) = out.text_embeds {
