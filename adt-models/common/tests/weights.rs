@@ -55,7 +55,7 @@ fn loads_pytorch_names_and_exports_them_back() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("m.safetensors");
     write_tensors(&file, &torch_checkpoint()).unwrap();
-    let m = load_safetensors(block(&dev), &[file.clone()], &[]).unwrap();
+    let m = load_safetensors(block(&dev), std::slice::from_ref(&file), &[]).unwrap();
     // burn's Linear is [in, out]: the adapter transposed it.
     let w = m.proj.weight.val().into_data().try_to_vec::<f32>().unwrap();
     assert_eq!(w, vec![1., 4., 2., 5., 3., 6.]);
@@ -79,7 +79,7 @@ fn remap_table_and_ignored_buffers() {
     );
     write_tensors(&file, &ckpt).unwrap();
     let remap = [(r"^model\.", "")];
-    let err = load_safetensors(block(&dev), &[file.clone()], &remap).unwrap_err();
+    let err = load_safetensors(block(&dev), std::slice::from_ref(&file), &remap).unwrap_err();
     assert!(matches!(err, LoadError::UnusedKeys { .. }), "{err}");
     assert!(err.to_string().contains("position_ids"), "{err}");
     let opts = LoadOptions {
@@ -98,7 +98,7 @@ fn missing_and_misshaped_keys_are_named() {
     let mut ckpt = torch_checkpoint();
     ckpt.remove("norm.bias");
     write_tensors(&file, &ckpt).unwrap();
-    let err = load_safetensors(block(&dev), &[file.clone()], &[]).unwrap_err();
+    let err = load_safetensors(block(&dev), std::slice::from_ref(&file), &[]).unwrap_err();
     assert!(
         matches!(err, LoadError::MissingKeys { .. }) && err.to_string().contains("norm.beta"),
         "{err}"
@@ -107,7 +107,7 @@ fn missing_and_misshaped_keys_are_named() {
     let mut ckpt = torch_checkpoint();
     ckpt.insert("conv.bias".into(), TensorData::new(vec![0f32; 5], [5]));
     write_tensors(&file, &ckpt).unwrap();
-    let err = load_safetensors(block(&dev), &[file.clone()], &[]).unwrap_err();
+    let err = load_safetensors(block(&dev), std::slice::from_ref(&file), &[]).unwrap_err();
     let msg = err.to_string();
     assert!(
         matches!(err, LoadError::Shape { .. })
