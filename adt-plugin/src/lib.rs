@@ -19,6 +19,7 @@ pub mod config;
 pub mod discriminator;
 pub mod ema;
 pub mod error;
+pub mod eval;
 pub mod events;
 pub mod grads;
 pub mod inference;
