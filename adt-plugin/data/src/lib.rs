@@ -7,6 +7,8 @@
 //! [`ImageCaptionDataset`] decodes lazily (resize, crop, flip, buckets);
 //! [`DataStream`] yields resumable bucketed batches; [`LatentCache`] stores
 //! encoder outputs on disk under a key of every setting that changes them.
+//! [`ShapesDomain`] is a procedural text-to-image domain (coloured shapes with
+//! attribute captions) that needs no files at all.
 
 pub mod batch;
 pub mod bucket;
@@ -15,6 +17,7 @@ pub mod cached;
 pub mod config;
 pub mod dataset;
 pub mod error;
+pub mod procedural;
 pub mod progress;
 pub mod record;
 pub mod report;
@@ -33,6 +36,10 @@ pub use cached::{CachedDataset, CachedItem, stack_arrays};
 pub use config::{DataConfig, OpenedData};
 pub use dataset::{ImageCaptionDataset, ImageCaptionItem};
 pub use error::{DataError, Result};
+pub use procedural::{
+    CaptionParseError, Position, ShapeAttributes, ShapeColor, ShapeKind, ShapeLayout, ShapeSample,
+    ShapeSize, ShapesDataset, ShapesDomain, Split,
+};
 pub use progress::{Progress, ProgressMode};
 pub use record::{Origin, Record};
 pub use report::{BadReason, BadRecord, DataReport};
