@@ -36,6 +36,19 @@ use crate::traits::{Backbone, Codec, Conditioner, Denoiser};
 /// Called after every step with the step number and its metrics (plain progress output etc.).
 pub type ProgressFn = Box<dyn Fn(usize, &StepMetrics) + Send + Sync>;
 
+/// Validation samples: called with the step and the generator to sample from (the EMA weights
+/// when EMA is on, else the live ones; a non-autodiff copy). Returns the written file's path
+/// relative to the run directory and the prompts it shows, for a `sample` event. An error
+/// is reported as an alarm; the run goes on.
+pub type ValidationFn<G> =
+    Box<dyn Fn(usize, &G) -> std::result::Result<(String, Vec<String>), String> + Send + Sync>;
+
+/// [`ValidationFn`] and how often it runs (every `every` steps and at the last step).
+pub struct Validation<G> {
+    pub every: usize,
+    pub run: ValidationFn<G>,
+}
+
 /// Where a run continues from.
 pub struct ResumeState<G: Denoiser> {
     /// Optimizer states.
@@ -71,6 +84,7 @@ pub struct AdtStrategy<G: Denoiser> {
     start: Mutex<Option<ResumeState<G>>>,
     resumed_from: Option<usize>,
     progress: Option<ProgressFn>,
+    validation: Option<Validation<G>>,
     outcome: Mutex<Option<RunOutcome<G>>>,
 }
 
@@ -82,6 +96,7 @@ impl<G: Denoiser> AdtStrategy<G> {
         start: ResumeState<G>,
         resumed_from: Option<usize>,
         progress: Option<ProgressFn>,
+        validation: Option<Validation<G>>,
     ) -> Self {
         Self {
             run_dir,
@@ -89,6 +104,7 @@ impl<G: Denoiser> AdtStrategy<G> {
             start: Mutex::new(Some(start)),
             resumed_from,
             progress,
+            validation,
             outcome: Mutex::new(None),
         }
     }
@@ -316,6 +332,19 @@ impl<G: Denoiser> AdtStrategy<G> {
             }
             if let Some(p) = &self.progress {
                 p(step, &metrics);
+            }
+            if let Some(v) = &self.validation
+                && v.every > 0
+                && (step.is_multiple_of(v.every) || step == cfg.total_steps)
+            {
+                let g = match ema.as_ref() {
+                    Some(e) => e.module.clone(),
+                    None => model.generator.valid(),
+                };
+                match (v.run)(step, &g) {
+                    Ok((rel, prompts)) => events.sample(step, &rel, &prompts)?,
+                    Err(message) => events.alarm(step, "validation", &message)?,
+                }
             }
             // No checkpoint inside a non-finite streak: it would rotate out a good one.
             let due = cfg.checkpoint_every > 0

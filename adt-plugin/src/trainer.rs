@@ -26,7 +26,7 @@ use crate::metrics::{EngineMetric, METRIC_NAMES, PLAIN_METRIC_NAMES, StepMetrics
 use crate::model::{AdtBatch, AdtModel, FrozenContext};
 use crate::rng::EngineRng;
 use crate::step::Optimizers;
-use crate::strategy::{AdtStrategy, ProgressFn, ResumeState};
+use crate::strategy::{AdtStrategy, ProgressFn, ResumeState, Validation};
 use crate::traits::{Backbone, Codec, Conditioner, Denoiser, NoiseSchedule, Sampler};
 
 /// RNG stream ids derived from the config seed.
@@ -60,6 +60,7 @@ pub struct AdtTrainer<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> {
     renderer: Option<Box<dyn MetricsRenderer>>,
     resume: bool,
     progress: Option<ProgressFn>,
+    validation: Option<Validation<G>>,
     interrupter: Interrupter,
     device: Device,
 }
@@ -96,6 +97,7 @@ impl<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> AdtTrainer<G, C, T, B> 
             renderer: None,
             resume: false,
             progress: None,
+            validation: None,
             interrupter: Interrupter::new(),
             device: device.clone(),
         })
@@ -116,6 +118,23 @@ impl<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> AdtTrainer<G, C, T, B> 
     /// Call `f(step, metrics)` after every step.
     pub fn on_step(mut self, f: impl Fn(usize, &StepMetrics) + Send + Sync + 'static) -> Self {
         self.progress = Some(Box::new(f));
+        self
+    }
+
+    /// Write validation samples every `every` steps (and at the last step) with `f`; each
+    /// becomes a `sample` event in `events.jsonl`.
+    pub fn validate_every(
+        mut self,
+        every: usize,
+        f: impl Fn(usize, &G) -> std::result::Result<(String, Vec<String>), String>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        self.validation = Some(Validation {
+            every,
+            run: Box::new(f),
+        });
         self
     }
 
@@ -208,6 +227,7 @@ impl<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> AdtTrainer<G, C, T, B> 
             start,
             resumed_from,
             self.progress.take(),
+            self.validation.take(),
         ));
         let names: &[&str] = if cfg.adversarial {
             &METRIC_NAMES

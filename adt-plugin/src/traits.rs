@@ -125,6 +125,9 @@ pub trait NoiseSchedule: Send + Sync + std::fmt::Debug {
 pub struct SamplerHistory {
     /// Previous model outputs / x0 estimates, oldest first, as the sampler chooses to store them.
     pub outputs: Vec<Tensor<4>>,
+    /// Steps this trajectory has taken so far (samplers that keep only the last output in
+    /// `outputs` still know their order from it).
+    pub steps: usize,
 }
 
 /// The deployment sampler, exposed one step at a time.

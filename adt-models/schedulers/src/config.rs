@@ -170,6 +170,19 @@ impl SchedulerConfig {
         }
     }
 
+    /// What the model this schedule drives predicts (`prediction_type`; flow matching:
+    /// the flow velocity).
+    pub fn prediction_type(&self) -> PredictionType {
+        match self {
+            Self::Ddpm(c) => c.prediction_type,
+            Self::Ddim(c) => c.prediction_type,
+            Self::EulerDiscrete(c) => c.prediction_type,
+            Self::EulerAncestralDiscrete(c) => c.prediction_type,
+            Self::DpmSolverMultistep(c) => c.prediction_type,
+            Self::FlowMatchEulerDiscrete(_) => PredictionType::FlowPrediction,
+        }
+    }
+
     /// Reads a `scheduler_config.json`; `_class_name` selects the scheduler.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
         let (text, origin) = read(path.as_ref())?;
@@ -212,7 +225,7 @@ impl SchedulerConfig {
         Self::from_map(&map, origin, kind)
     }
 
-    fn from_map(
+    pub(crate) fn from_map(
         map: &Map<String, Value>,
         origin: &str,
         kind: SchedulerKind,
@@ -284,7 +297,7 @@ fn quote_non_finite(text: &str) -> String {
     out
 }
 
-fn parse_object(text: &str, origin: &str) -> Result<Map<String, Value>, ConfigError> {
+pub(crate) fn parse_object(text: &str, origin: &str) -> Result<Map<String, Value>, ConfigError> {
     let value: Value =
         serde_json::from_str(&quote_non_finite(text)).map_err(|source| ConfigError::Json {
             origin: origin.to_string(),

@@ -134,6 +134,13 @@ impl Scheduler {
         })
     }
 
+    /// Whether step `i` adds fresh noise (DDPM, Euler ancestral, DDIM with η > 0), i.e.
+    /// whether [`Self::step`] needs its `noise` argument there.
+    pub fn needs_noise(&self, i: usize) -> Result<bool> {
+        self.check_index(i)?;
+        Ok(self.inner().noise_coefficient(i) != 0.0)
+    }
+
     /// (a, b) with `x_i = a·x0 + b·noise`: the noise level of step `i`'s input.
     pub fn noise_scales(&self, i: usize) -> Result<(f64, f64)> {
         self.check_index(i)?;

@@ -24,6 +24,18 @@ impl StepState {
         Self::default()
     }
 
+    /// Rebuilds the state of a trajectory that has taken `steps_taken` steps, the last of
+    /// which (index `i`) produced the data prediction `x0` — for callers that keep the
+    /// history themselves (the ADT engine's per-trajectory `SamplerHistory`).
+    pub fn resume(last: Option<(usize, Tensor<4>)>, steps_taken: usize) -> Self {
+        Self {
+            history: last,
+            // Schedulers only compare it with their order, so the unsaturated count is exact.
+            lower_order_nums: steps_taken,
+            steps_taken,
+        }
+    }
+
     pub fn steps_taken(&self) -> usize {
         self.steps_taken
     }

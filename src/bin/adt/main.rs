@@ -3,9 +3,12 @@
 //! - `adt forward KIND --model DIR --inputs IN.safetensors --out OUT.safetensors` runs one
 //!   zoo model on named inputs (diffusers'/transformers' argument and output names), so a
 //!   checkpoint can be checked against the Python reference.
+//! - `adt sample PROMPT... --model SD15` writes PNGs (txt2img, or img2img with `--init`).
 //! - `adt watch RUN_DIR` opens the dashboard on a run directory (as `adt-tui watch`).
 
+mod device;
 mod forward;
+mod sample;
 
 use clap::{Parser, Subcommand};
 
@@ -20,6 +23,8 @@ struct Cli {
 enum Command {
     /// Run one model of the zoo on a safetensors file of inputs and write its outputs.
     Forward(forward::ForwardArgs),
+    /// Generate images with an SD1.x checkpoint (base or tuned), any sampler.
+    Sample(sample::SampleArgs),
     /// Watch a run directory in the terminal dashboard (works over SSH while training runs).
     Watch(adt::tui::cli::WatchArgs),
 }
@@ -27,6 +32,7 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Forward(args) => args.run(),
+        Command::Sample(args) => args.run(),
         Command::Watch(args) => args.run(),
     }
 }

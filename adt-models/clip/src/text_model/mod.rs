@@ -204,4 +204,9 @@ impl ClipTextModel {
     pub fn max_positions(&self) -> usize {
         self.max_positions
     }
+
+    /// `hidden_size`: the width of `last_hidden_state` (SD's `cross_attention_dim`).
+    pub fn hidden_size(&self) -> usize {
+        self.text_model.embeddings.token_embedding.weight.dims()[1]
+    }
 }

@@ -1,0 +1,49 @@
+//! The frozen prompt encoder: CLIP tokenizer + [`ClipTextModel`] as the engine's [`Conditioner`].
+
+use adt_clip::{ClipTextModel, ClipTokenizer};
+use adt_plugin::traits::{Conditioner, Conditioning};
+use burn::prelude::*;
+
+/// SD1.x conditioning: the text encoder's `last_hidden_state` `[B, 77, C]` for prompts padded
+/// and truncated to 77 tokens (`StableDiffusionPipeline.encode_prompt`, `clip_skip=None`).
+#[derive(Module, Debug)]
+pub struct ClipConditioner {
+    pub text_encoder: ClipTextModel,
+    #[module(skip)]
+    pub tokenizer: ClipTokenizer,
+}
+
+impl ClipConditioner {
+    pub fn new(text_encoder: ClipTextModel, tokenizer: ClipTokenizer) -> Self {
+        Self {
+            text_encoder,
+            tokenizer,
+        }
+    }
+
+    /// Hidden width of the embeddings (the UNet's `cross_attention_dim`).
+    pub fn hidden_size(&self) -> usize {
+        self.text_encoder.hidden_size()
+    }
+
+    /// Token ids `[B, 77]` of `prompts`, exactly as the slow CLIP tokenizer gives them.
+    pub fn token_ids(
+        &self,
+        prompts: &[String],
+        device: &Device,
+    ) -> Result<Tensor<2, Int>, adt_clip::ClipError> {
+        let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
+        self.tokenizer.encode_batch_tensor(&refs, device)
+    }
+}
+
+impl Conditioner for ClipConditioner {
+    fn encode(&self, prompts: &[String], device: &Device) -> Conditioning {
+        // The tokenizer only fails on internal inconsistencies of files it already
+        // validated at load time, never on prompt text.
+        let ids = self
+            .token_ids(prompts, device)
+            .unwrap_or_else(|e| panic!("CLIP tokenizer failed on a prompt: {e}"));
+        Conditioning::new(self.text_encoder.forward(ids).last_hidden_state)
+    }
+}

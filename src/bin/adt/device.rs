@@ -1,0 +1,24 @@
+//! `--device`: which burn backend runs the work.
+
+use burn::prelude::*;
+
+/// A compute device by name. `wgpu` exists when the binary is built with `--features wgpu`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum DeviceArg {
+    /// burn-flex on the CPU (always available).
+    #[default]
+    Cpu,
+    /// The default wgpu adapter (Vulkan/Metal/DX12).
+    #[cfg(feature = "wgpu")]
+    Wgpu,
+}
+
+impl DeviceArg {
+    pub fn device(self) -> Device {
+        match self {
+            Self::Cpu => Device::flex(),
+            #[cfg(feature = "wgpu")]
+            Self::Wgpu => Device::wgpu(Default::default()),
+        }
+    }
+}
