@@ -8,7 +8,10 @@
 //!   schedulers, the SD1.5 pipeline, DINOv2);
 //! - [`tui`]: the terminal dashboard.
 
+pub use adt_data as data;
 pub use adt_plugin as plugin;
+
+pub mod train;
 pub use adt_tui as tui;
 
 /// The model zoo.

@@ -192,3 +192,56 @@ pub fn record_error(path: &Path, e: impl std::fmt::Display) -> AdtError {
         message: e.to_string(),
     }
 }
+
+/// Which weights of a checkpoint to take as "the tuned generator".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GeneratorWeights {
+    /// The EMA weights when the run kept them (what validation samples show), else the live ones.
+    Preferred,
+    /// The live (non-averaged) weights.
+    Live,
+}
+
+/// Load the generator of the checkpoint directory `dir` into `generator` (a freshly built
+/// model of the same architecture, e.g. the base checkpoint). Returns the model and the file
+/// it came from (`ema.bpk`, or the `generator.*` part of `model.bpk`).
+pub fn load_generator<G: burn::module::Module>(
+    generator: G,
+    dir: &Path,
+    which: GeneratorWeights,
+) -> Result<(G, PathBuf)> {
+    use burn::store::{BurnpackStore, ModuleSnapshot};
+    let ema = dir.join(files::EMA);
+    if which == GeneratorWeights::Preferred && ema.is_file() {
+        let g = generator
+            .try_load_file(&ema)
+            .map_err(|e| record_error(&ema, e))?;
+        return Ok((g, ema));
+    }
+    let p = dir.join(files::MODEL);
+    if !p.is_file() {
+        return Err(AdtError::Checkpoint {
+            path: p,
+            message: "missing: not a complete checkpoint directory".into(),
+        });
+    }
+    let mut g = generator;
+    // model.bpk holds the generator under `generator.` next to the discriminator heads.
+    let mut store = BurnpackStore::from_file(&p)
+        .with_remap_pattern(r"^generator\.", "")
+        .allow_partial(true);
+    let result = g.load_from(&mut store).map_err(|e| record_error(&p, e))?;
+    if !result.missing.is_empty() || !result.errors.is_empty() {
+        return Err(AdtError::Checkpoint {
+            path: p,
+            message: format!(
+                "the generator does not match this checkpoint: {} missing tensor(s) (e.g. {:?}), {} error(s) {:?}",
+                result.missing.len(),
+                result.missing.first(),
+                result.errors.len(),
+                result.errors.first()
+            ),
+        });
+    }
+    Ok((g, p))
+}

@@ -105,7 +105,38 @@ pub fn save_safetensors<M: Module>(
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
-    write_atomic(path, &bytes)
+    write_atomic(path, &canonical_header(&bytes, path)?)
+}
+
+/// burn-store writes `__metadata__` from a `HashMap`, so the same weights gave different
+/// bytes from run to run. Rewrite the header with sorted keys (serde_json's map is ordered),
+/// padded with spaces to 8 bytes as the format allows: identical weights → identical files.
+fn canonical_header(bytes: &[u8], path: &Path) -> Result<Vec<u8>, LoadError> {
+    let bad = |message: &str| LoadError::Safetensors {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    };
+    let n = u64::from_le_bytes(
+        bytes
+            .get(..8)
+            .ok_or_else(|| bad("written file shorter than its header"))?
+            .try_into()
+            .expect("8 bytes"),
+    ) as usize;
+    let header = bytes
+        .get(8..8 + n)
+        .ok_or_else(|| bad("header length past the end"))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(header).map_err(|e| bad(&format!("header: {e}")))?;
+    let mut text = serde_json::to_string(&value).expect("JSON value serializes");
+    while text.len() % 8 != 0 {
+        text.push(' ');
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(&bytes[8 + n..]);
+    Ok(out)
 }
 
 fn remapper(pairs: &[(&str, &str)]) -> Result<KeyRemapper, LoadError> {

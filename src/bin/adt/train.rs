@@ -1,0 +1,101 @@
+//! `adt train`, `adt resume`, `adt export`.
+
+use std::path::PathBuf;
+
+use adt::plugin::checkpoint::GeneratorWeights;
+use adt::train::{Display, TrainConfig, export_unet, run_config, train};
+use anyhow::Result;
+
+use crate::device::DeviceArg;
+
+#[derive(Debug, clap::Args)]
+pub struct TrainArgs {
+    /// The run config (TOML: out, [model], [discriminator], [data], [adt], [validation]).
+    #[arg(long)]
+    config: PathBuf,
+    /// Override a config value, e.g. `--set adt.k=2 --set data.source.file=x.jsonl`
+    /// (values in TOML syntax; repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Plain progress lines even on a terminal.
+    #[arg(long)]
+    plain: bool,
+    #[arg(long, value_enum, default_value_t)]
+    device: DeviceArg,
+}
+
+impl TrainArgs {
+    pub fn run(&self) -> Result<()> {
+        let config = TrainConfig::load(&self.config, &self.overrides)?;
+        train(&config, false, &self.device.device(), display(self.plain))?;
+        Ok(())
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ResumeArgs {
+    /// A run directory written by `adt train`.
+    run_dir: PathBuf,
+    /// Raise the step budget (`adt.total_steps`) to continue past the planned end.
+    #[arg(long)]
+    total_steps: Option<usize>,
+    /// Plain progress lines even on a terminal.
+    #[arg(long)]
+    plain: bool,
+    #[arg(long, value_enum, default_value_t)]
+    device: DeviceArg,
+}
+
+impl ResumeArgs {
+    pub fn run(&self) -> Result<()> {
+        let mut config = run_config(&self.run_dir)?;
+        if let Some(n) = self.total_steps {
+            config.adt.total_steps = n;
+        }
+        train(&config, true, &self.device.device(), display(self.plain))?;
+        Ok(())
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// A run directory written by `adt train`.
+    run_dir: PathBuf,
+    /// Output folder; the UNet goes to OUT/unet in diffusers layout.
+    #[arg(long)]
+    out: PathBuf,
+    /// Checkpoint step (default: the latest).
+    #[arg(long)]
+    step: Option<usize>,
+    /// Export the live weights even when the run kept an EMA.
+    #[arg(long)]
+    no_ema: bool,
+}
+
+impl ExportArgs {
+    pub fn run(&self) -> Result<()> {
+        let which = if self.no_ema {
+            GeneratorWeights::Live
+        } else {
+            GeneratorWeights::Preferred
+        };
+        let r = export_unet(
+            &self.run_dir,
+            self.step,
+            which,
+            &self.out,
+            &DeviceArg::Cpu.device(),
+        )?;
+        println!(
+            "exported step {} ({}) to {}",
+            r.step,
+            r.weights.display(),
+            r.unet_dir.display()
+        );
+        Ok(())
+    }
+}
+
+fn display(plain: bool) -> Display {
+    if plain { Display::Plain } else { Display::Auto }
+}

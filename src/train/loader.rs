@@ -1,0 +1,134 @@
+//! The training data as the engine's loader: bucketed, seeded batches of an
+//! [`ImageCaptionDataset`], one epoch per `iter()` call.
+//!
+//! The engine replays finished epochs on resume by opening one iterator each, so epoch `e` is
+//! the `e`-th `iter()` of this loader and its order depends only on (seed, e): a resumed run
+//! sees exactly the batches the uninterrupted run would have. Batches never mix buckets, and
+//! every batch is full (the sampler drops each bucket's remainder), so `num_items` is the
+//! plan's length × batch size, as the engine's epoch arithmetic expects.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use adt_data::{BucketBatchSampler, ImageCaptionDataset, make_batch};
+use adt_plugin::AdtBatch;
+use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
+use burn::data::dataset::DatasetError;
+use burn::prelude::*;
+
+pub struct BucketLoader {
+    dataset: Arc<ImageCaptionDataset>,
+    sampler: Arc<BucketBatchSampler>,
+    epochs_opened: Arc<AtomicU64>,
+    device: Device,
+    workers: usize,
+    batch_size: usize,
+}
+
+impl BucketLoader {
+    pub fn new(
+        dataset: Arc<ImageCaptionDataset>,
+        batch_size: usize,
+        workers: usize,
+        device: &Device,
+    ) -> adt_data::Result<Self> {
+        let sampler = BucketBatchSampler::new(
+            dataset.bucket_of().to_vec(),
+            batch_size,
+            true,
+            dataset.seed(),
+        )?;
+        Ok(Self {
+            dataset,
+            sampler: Arc::new(sampler),
+            epochs_opened: Arc::new(AtomicU64::new(0)),
+            device: device.clone(),
+            workers: workers.max(1),
+            batch_size,
+        })
+    }
+
+    /// Full batches per epoch.
+    pub fn batches_per_epoch(&self) -> usize {
+        self.sampler.batches_per_epoch()
+    }
+}
+
+struct EpochIter<'a> {
+    loader: &'a BucketLoader,
+    epoch: u64,
+    plan: Vec<Vec<usize>>,
+    next: usize,
+}
+
+impl Iterator for EpochIter<'_> {
+    type Item = Result<AdtBatch, DatasetError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let indices = self.plan.get(self.next)?.clone();
+        self.next += 1;
+        let ds = &self.loader.dataset;
+        ds.set_epoch(self.epoch);
+        let epoch = self.epoch;
+        let chunk = indices.len().div_ceil(self.loader.workers).max(1);
+        let items = std::thread::scope(|s| {
+            let handles: Vec<_> = indices
+                .chunks(chunk)
+                .map(|part| {
+                    s.spawn(move || part.iter().map(|&i| ds.load(i, epoch)).collect::<Vec<_>>())
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("loader thread"))
+                .collect::<adt_data::Result<Vec<_>>>()
+        });
+        Some(
+            items
+                .and_then(|items| make_batch(items, &self.loader.device))
+                .map(|b| AdtBatch {
+                    images: b.pixels,
+                    prompts: b.captions,
+                })
+                .map_err(DatasetError::new),
+        )
+    }
+}
+
+impl DataLoaderIterator<AdtBatch> for EpochIter<'_> {
+    fn progress(&self) -> Progress {
+        Progress::new(self.next, self.plan.len(), Some("batches".into()))
+    }
+}
+
+impl DataLoader<AdtBatch> for BucketLoader {
+    fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<AdtBatch> + 'a> {
+        let epoch = self.epochs_opened.fetch_add(1, Ordering::SeqCst);
+        Box::new(EpochIter {
+            loader: self,
+            epoch,
+            plan: self.sampler.epoch_plan(epoch),
+            next: 0,
+        })
+    }
+
+    fn num_items(&self) -> usize {
+        self.sampler.batches_per_epoch() * self.batch_size
+    }
+
+    fn to_device(&self, device: &Device) -> Arc<dyn DataLoader<AdtBatch>> {
+        Arc::new(Self {
+            dataset: self.dataset.clone(),
+            sampler: self.sampler.clone(),
+            epochs_opened: self.epochs_opened.clone(),
+            device: device.clone(),
+            workers: self.workers,
+            batch_size: self.batch_size,
+        })
+    }
+
+    fn slice(&self, _start: usize, _end: usize) -> Arc<dyn DataLoader<AdtBatch>> {
+        // The engine never splits its training stream; a slice is the whole stream.
+        self.to_device(&self.device)
+    }
+}

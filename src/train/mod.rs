@@ -1,0 +1,257 @@
+//! The `adt train` / `adt resume` / `adt export` jobs on SD1.x checkpoints: a typed run
+//! config ([`TrainConfig`]), the data loader, validation grids, and the run itself.
+
+mod config;
+mod export;
+mod loader;
+mod validation;
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+
+use adt_data::ImageCaptionDataset;
+use adt_dinov2::{BackboneConfig, Dinov2Backbone, Dinov2Discriminator, Dinov2Model};
+use adt_models_common::ModelSource;
+use adt_plugin::events::RunStatus;
+use adt_plugin::{AdtTrainer, RunReport};
+use adt_schedulers::SamplerName;
+use adt_sd15::Sd15;
+use adt_sd15::engine::{AlphaSchedule, SchedulerSampler};
+use adt_tui::live::{AdtRenderer, LiveOptions};
+use anyhow::{Context, Result, bail};
+use burn::module::Module;
+use burn::prelude::*;
+
+pub use config::{
+    DiscriminatorSection, ModelSection, TrainConfig, ValidationSection, apply_override,
+};
+pub use export::{ExportReport, export_unet};
+pub use loader::BucketLoader;
+pub use validation::ValidationPlan;
+
+/// The run directory's copy of the resolved config, read by `adt resume` and `adt export`.
+pub const TRAIN_CONFIG_FILE: &str = "train.toml";
+
+/// How to show progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Display {
+    /// The dashboard when stdout is a terminal, else plain lines.
+    Auto,
+    /// Plain progress lines.
+    Plain,
+}
+
+/// Load the base model (an SD1.x diffusers folder, hub repo or single file).
+pub fn load_base(model: &ModelSection, device: &Device) -> Result<Sd15> {
+    let source = ModelSource::parse(&model.source);
+    match &model.single_file {
+        Some(file) => Sd15::from_single_file(file, &source, device)
+            .with_context(|| format!("loading single file {}", file.display())),
+        None => Sd15::from_pretrained(&source, device)
+            .with_context(|| format!("loading {}", source.describe())),
+    }
+}
+
+/// Run (or, with `resume`, continue) the training job `config` on `device` (a plain device;
+/// the autodiff wrapper is added here).
+pub fn train(
+    config: &TrainConfig,
+    resume: bool,
+    device: &Device,
+    display: Display,
+) -> Result<
+    RunReport<
+        adt_sd15::engine::UnetDenoiser,
+        adt_sd15::engine::VaeCodec,
+        adt_sd15::engine::ClipConditioner,
+        Dinov2Discriminator,
+    >,
+> {
+    let run_dir = config.out.clone();
+    if !resume && run_dir.join("checkpoints").is_dir() {
+        bail!(
+            "{} already holds checkpoints: continue it with `adt resume {}` or choose another `out`",
+            run_dir.display(),
+            run_dir.display()
+        );
+    }
+    std::fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
+    write_atomic(
+        &run_dir.join(TRAIN_CONFIG_FILE),
+        config.to_toml().as_bytes(),
+    )?;
+
+    let ad = device.clone().autodiff();
+    let sampler: SamplerName = config.adt.sampler.parse().map_err(anyhow::Error::msg)?;
+    let base = load_base(&config.model, &ad)?;
+    let scheduler = base.scheduler.config(sampler)?;
+    let backbone = load_backbone(&config.discriminator, &ad)?;
+
+    let opened = config.data.open().context("[data]")?;
+    if !opened.report.bad.is_empty() {
+        eprintln!("data: {}", opened.report);
+    }
+    let dataset = Arc::new(opened.train);
+    check_sizes(&dataset, base.codec.downscale())?;
+    let loader = BucketLoader::new(dataset.clone(), config.adt.batch_size, 2, &ad)
+        .context("[data] batching")?;
+    eprintln!(
+        "adt train: {} ({} records, {} batches/epoch) → {}",
+        base.source,
+        dataset.records().len(),
+        loader.batches_per_epoch(),
+        run_dir.display()
+    );
+
+    let validation = validation_plan(config, &base, sampler, device)?;
+    let mut trainer = AdtTrainer::new(
+        config.adt.clone(),
+        base.denoiser,
+        base.codec,
+        base.conditioner,
+        backbone,
+        Arc::new(AlphaSchedule::new(&scheduler)?),
+        Arc::new(SchedulerSampler::new(sampler, scheduler)?),
+        Arc::new(loader),
+        &ad,
+    )?
+    .resume(resume);
+    if let Some(plan) = validation {
+        eprintln!(
+            "validation every {} steps: {}",
+            config.validation.every,
+            plan.describe()
+        );
+        trainer =
+            trainer.validate_every(config.validation.every, move |step, g| plan.render(step, g));
+    }
+    let tty = display == Display::Auto && std::io::stdout().is_terminal();
+    if tty {
+        let renderer = AdtRenderer::new(LiveOptions {
+            run_dir: Some(run_dir.clone()),
+            interrupter: Some(trainer.interrupter()),
+            ..Default::default()
+        });
+        trainer = trainer.with_renderer(Box::new(renderer));
+    } else {
+        let total = config.adt.total_steps;
+        trainer = trainer.on_step(move |step, m| {
+            let f = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "-".into());
+            println!(
+                "step {step}/{total}  g_adv {}  l_diff {}  d_loss {}  d_acc {}  {:.2}s",
+                f(m.g_adv),
+                f(m.l_diff),
+                f(m.d_loss),
+                f(m.d_acc),
+                m.step_time_s.unwrap_or(0.0)
+            );
+        });
+    }
+    let report = trainer.run(&run_dir)?;
+    let verb = match report.status {
+        RunStatus::Finished => "finished",
+        RunStatus::Interrupted => "interrupted (resume with `adt resume`)",
+        RunStatus::Failed => "failed",
+    };
+    println!(
+        "{verb} at step {}; run directory: {}",
+        report.step,
+        run_dir.display()
+    );
+    Ok(report)
+}
+
+/// The resolved config of an existing run directory.
+pub fn run_config(run_dir: &Path) -> Result<TrainConfig> {
+    let path = run_dir.join(TRAIN_CONFIG_FILE);
+    if !path.is_file() {
+        bail!(
+            "{} has no {TRAIN_CONFIG_FILE}: not a run directory written by `adt train`",
+            run_dir.display()
+        );
+    }
+    let mut config = TrainConfig::from_resolved_file(&path)?;
+    // The folder may have moved since: the run lives where it is now.
+    config.out = run_dir.to_path_buf();
+    Ok(config)
+}
+
+fn load_backbone(section: &DiscriminatorSection, device: &Device) -> Result<Dinov2Discriminator> {
+    let source = ModelSource::parse(&section.backbone);
+    let model = Dinov2Model::from_pretrained(&source, device)
+        .with_context(|| format!("loading the discriminator backbone {}", source.describe()))?;
+    let layers = model.config().num_hidden_layers;
+    let backbone = Dinov2Backbone::new(
+        model,
+        BackboneConfig {
+            input_size: section.input_size,
+            ..Default::default()
+        },
+    )?;
+    let taps = if section.taps.is_empty() {
+        Dinov2Discriminator::default_taps(layers)
+    } else {
+        section.taps.clone()
+    };
+    Ok(Dinov2Discriminator::new(backbone, taps)?)
+}
+
+fn check_sizes(dataset: &ImageCaptionDataset, downscale: usize) -> Result<()> {
+    for b in dataset.buckets().sizes() {
+        let (w, h) = (b.0 as usize, b.1 as usize);
+        if !w.is_multiple_of(downscale) || !h.is_multiple_of(downscale) {
+            bail!(
+                "[data.buckets] bucket {w}x{h} is not a multiple of the VAE's downscale {downscale}"
+            );
+        }
+    }
+    Ok(())
+}
+
+fn validation_plan(
+    config: &TrainConfig,
+    base: &Sd15,
+    train_sampler: SamplerName,
+    device: &Device,
+) -> Result<Option<ValidationPlan>> {
+    let v = &config.validation;
+    if v.every == 0 {
+        return Ok(None);
+    }
+    let mut prompts = v.prompts.clone();
+    if let Some(file) = &v.prompt_file {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("[validation] prompt_file {}", file.display()))?;
+        prompts.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(String::from),
+        );
+    }
+    let sampler = match &v.sampler {
+        Some(s) => s.parse().map_err(anyhow::Error::msg)?,
+        None => train_sampler,
+    };
+    Ok(Some(ValidationPlan {
+        run_dir: config.out.clone(),
+        prompts,
+        negative: v.negative_prompt.clone(),
+        seed: v.seed,
+        sampler,
+        scheduler: base.scheduler.config(sampler)?,
+        steps: v.steps.unwrap_or(config.adt.m),
+        cfg: v.cfg,
+        size: v.size.unwrap_or(config.data.buckets.resolution as usize),
+        columns: v.columns,
+        codec: base.codec.clone().valid(),
+        conditioner: base.conditioner.clone().valid(),
+        device: device.clone(),
+    }))
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    adt_models_common::tensor_io::write_atomic(path, bytes)
+        .with_context(|| format!("writing {}", path.display()))
+}
