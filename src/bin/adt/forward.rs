@@ -15,6 +15,8 @@ use adt::models::common::ModelSource;
 use adt::models::common::tensor_io::{read_tensors, write_tensors};
 use adt::models::diffusion::{AddedCond, AutoencoderKL, UNet2DConditionModel};
 use anyhow::{Context, Result, bail};
+
+use crate::device::DeviceArg;
 use burn::prelude::*;
 
 /// Which model the inputs are for.
@@ -41,6 +43,15 @@ pub struct ForwardArgs {
     /// Where to write the named outputs (safetensors).
     #[arg(long)]
     out: PathBuf,
+    /// Reference outputs (e.g. written by diffusers/transformers): compare every output of the
+    /// same name and fail when the max-abs error exceeds --tol.
+    #[arg(long)]
+    compare: Option<PathBuf>,
+    /// Max-abs tolerance for --compare.
+    #[arg(long, default_value_t = 1e-4)]
+    tol: f32,
+    #[arg(long, value_enum, default_value_t)]
+    device: DeviceArg,
 }
 
 type Tensors = BTreeMap<String, TensorData>;
@@ -50,7 +61,7 @@ impl ForwardArgs {
         let inputs = read_tensors(&self.inputs)
             .with_context(|| format!("reading inputs {}", self.inputs.display()))?;
         let source = ModelSource::parse(&self.model);
-        let device = Device::flex();
+        let device = self.device.device();
         let outputs = match self.kind {
             Kind::Unet => unet(&source, &inputs, &device),
             Kind::VaeEncode => vae(&source, &inputs, &device, true),
@@ -68,8 +79,49 @@ impl ForwardArgs {
             .with_context(|| format!("writing {}", self.out.display()))?;
         let names: Vec<&str> = outputs.keys().map(String::as_str).collect();
         println!("wrote {} ({})", self.out.display(), names.join(", "));
+        if let Some(reference) = &self.compare {
+            compare(&outputs, reference, self.tol)?;
+        }
         Ok(())
     }
+}
+
+/// Max-abs error of every output against the reference file's tensor of the same name.
+fn compare(outputs: &Tensors, reference: &std::path::Path, tol: f32) -> Result<()> {
+    let refs = read_tensors(reference)
+        .with_context(|| format!("reading reference {}", reference.display()))?;
+    let mut worst = 0f32;
+    let mut compared = 0;
+    for (name, out) in outputs {
+        let Some(expected) = refs.get(name) else {
+            continue;
+        };
+        if out.shape() != expected.shape() {
+            bail!(
+                "`{name}`: shape {:?}, reference {:?}",
+                out.shape(),
+                expected.shape()
+            );
+        }
+        let err = adt::models::common::testing::max_abs_diff(
+            &out.clone().convert::<f32>(),
+            &expected.clone().convert::<f32>(),
+        );
+        println!("  {name}: max-abs {err:.3e}");
+        worst = worst.max(err);
+        compared += 1;
+    }
+    if compared == 0 {
+        bail!("{} has none of the outputs' names", reference.display());
+    }
+    if !(worst <= tol) {
+        bail!("max-abs error {worst:.3e} exceeds --tol {tol:.0e}");
+    }
+    println!(
+        "matches {} ({compared} outputs, max-abs {worst:.3e} ≤ {tol:.0e})",
+        reference.display()
+    );
+    Ok(())
 }
 
 /// The input called `name`, as a float tensor of rank `D`, with a message naming
