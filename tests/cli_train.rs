@@ -248,3 +248,56 @@ fn bad_configs_name_the_problem() {
     let e = err(&[]);
     assert!(e.contains("metadata.jsonl"), "{e}");
 }
+
+#[test]
+fn cached_latents_are_built_once_and_reused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    dataset(&dir.join("data"));
+    let mut text = std::fs::read_to_string(config(dir, "a")).unwrap();
+    text.push_str(
+        "\n[cache]\ndir = \"cache\"\nshard_size = 5\nencode_batch_size = 4\nprogress = \"plain\"\n",
+    );
+    let cfg = dir.join("cached.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let first = run(adt()
+        .args(["train", "--plain", "--config"])
+        .arg(&cfg)
+        .args(["--set", "adt.total_steps=2", "--set", "validation.every=0"]));
+    assert!(
+        first.contains("reused: false") && first.contains("records_encoded: 14"),
+        "{first}"
+    );
+    let second = run(adt()
+        .args(["train", "--plain", "--config"])
+        .arg(&cfg)
+        .args([
+            "--set",
+            "adt.total_steps=2",
+            "--set",
+            "validation.every=0",
+            "--set",
+            "out=\"b\"",
+        ]));
+    assert!(
+        second.contains("reused: true") && second.contains("records_encoded: 0"),
+        "{second}"
+    );
+    // A different VAE/text encoder or preprocessing gets its own cache; here: another resolution.
+    let third = run(adt()
+        .args(["train", "--plain", "--config"])
+        .arg(&cfg)
+        .args([
+            "--set",
+            "adt.total_steps=2",
+            "--set",
+            "validation.every=0",
+            "--set",
+            "out=\"c\"",
+            "--set",
+            "data.buckets.resolution=24",
+        ]));
+    assert!(third.contains("reused: false"), "{third}");
+    let caches = std::fs::read_dir(dir.join("cache")).unwrap().count();
+    assert_eq!(caches, 2, "expected one cache per key");
+}

@@ -19,7 +19,8 @@ use crate::losses;
 use crate::metrics::{AdtOutput, StepMetrics};
 use crate::rng::EngineRng;
 use crate::traits::{
-    Backbone, Codec, CondPair, Conditioner, Denoiser, NoiseLevel, NoiseSchedule, Sampler,
+    Backbone, Codec, CondPair, Conditioner, Conditioning, Denoiser, NoiseLevel, NoiseSchedule,
+    Sampler,
 };
 
 /// A training batch: real images and their prompts.
@@ -29,6 +30,23 @@ pub struct AdtBatch {
     pub images: Tensor<4>,
     /// One prompt per image.
     pub prompts: Vec<String>,
+    /// Cached codec output for `images` (already scaled), used instead of encoding them.
+    pub latents: Option<Tensor<4>>,
+    /// Cached prompt embeddings (the conditioner's `hidden`), used instead of encoding
+    /// `prompts`. Only for conditioners whose condition is the hidden states alone.
+    pub text: Option<Tensor<3>>,
+}
+
+impl AdtBatch {
+    /// Images and prompts; the engine encodes both.
+    pub fn new(images: Tensor<4>, prompts: Vec<String>) -> Self {
+        Self {
+            images,
+            prompts,
+            latents: None,
+            text: None,
+        }
+    }
 }
 
 /// The frozen modules and the schedule/sampler of a model family.
@@ -166,12 +184,18 @@ impl<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> AdtModel<G, C, T, B> {
         }
         let real = batch.images.clone().detach();
         let device = real.device();
-        let x0 = self.ctx.codec.encode(real.clone()).detach();
-        let cond = self
-            .ctx
-            .conditioner
-            .encode(&batch.prompts, &device)
-            .detach();
+        let x0 = match &batch.latents {
+            Some(z) => z.clone().detach(),
+            None => self.ctx.codec.encode(real.clone()).detach(),
+        };
+        let cond = match &batch.text {
+            Some(h) => Conditioning::new(h.clone().detach()),
+            None => self
+                .ctx
+                .conditioner
+                .encode(&batch.prompts, &device)
+                .detach(),
+        };
         let uncond = (self.ctx.config.cfg_scale > 1.0).then(|| {
             let empty = vec![String::new(); b];
             self.ctx.conditioner.encode(&empty, &device).detach()

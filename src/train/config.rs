@@ -24,6 +24,10 @@ pub struct TrainConfig {
     pub adt: AdtConfig,
     #[serde(default)]
     pub validation: ValidationSection,
+    /// Cache VAE latents and prompt embeddings on disk (`adt_data::CacheOptions`: dir,
+    /// shard_size, encode_batch_size, progress); absent = encode every batch.
+    #[serde(default)]
+    pub cache: Option<adt_data::CacheOptions>,
 }
 
 /// The model to tune.
@@ -161,6 +165,9 @@ impl TrainConfig {
         if let Some(p) = &mut self.validation.prompt_file {
             fix(p);
         }
+        if let Some(c) = &mut self.cache {
+            fix(&mut c.dir);
+        }
         // A relative model source is a local folder only if it exists next to the config.
         for s in [&mut self.model.source, &mut self.discriminator.backbone] {
             let candidate = base.join(&*s);
@@ -270,7 +277,8 @@ mod tests {
 
     #[test]
     fn overrides_set_nested_values_and_keep_defaults() {
-        let mut t: toml::Table = toml::from_str("[adt]\nk = 1\n[adt.g_optim]\nlr = 1e-5\n").unwrap();
+        let mut t: toml::Table =
+            toml::from_str("[adt]\nk = 1\n[adt.g_optim]\nlr = 1e-5\n").unwrap();
         apply_override(&mut t, "adt.k=2").unwrap();
         apply_override(&mut t, "adt.sampler=euler").unwrap();
         apply_override(&mut t, "validation.prompts=[\"a\", \"b\"]").unwrap();
@@ -282,7 +290,12 @@ mod tests {
         let cfg: AdtConfig = toml::Value::Table(adt).try_into().unwrap();
         assert_eq!(cfg.g_optim.lr, 1e-5);
         assert_eq!(cfg.g_optim.beta2, AdtConfig::default().g_optim.beta2);
-        assert!(apply_override(&mut t, "adt.k.x=1").unwrap_err().to_string().contains("not a table"));
+        assert!(
+            apply_override(&mut t, "adt.k.x=1")
+                .unwrap_err()
+                .to_string()
+                .contains("not a table")
+        );
         assert!(apply_override(&mut t, "novalue").is_err());
     }
 }

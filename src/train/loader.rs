@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use adt_data::{BucketBatchSampler, ImageCaptionDataset, make_batch};
+use adt_data::{BucketBatchSampler, CachedDataset, ImageCaptionDataset, make_batch, stack_arrays};
 use adt_plugin::AdtBatch;
 use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
 use burn::data::dataset::DatasetError;
@@ -18,6 +18,8 @@ use burn::prelude::*;
 
 pub struct BucketLoader {
     dataset: Arc<ImageCaptionDataset>,
+    /// Cached latents and prompt embeddings of the same records, if `[cache]` is on.
+    cached: Option<Arc<CachedDataset>>,
     sampler: Arc<BucketBatchSampler>,
     epochs_opened: Arc<AtomicU64>,
     device: Device,
@@ -40,12 +42,19 @@ impl BucketLoader {
         )?;
         Ok(Self {
             dataset,
+            cached: None,
             sampler: Arc::new(sampler),
             epochs_opened: Arc::new(AtomicU64::new(0)),
             device: device.clone(),
             workers: workers.max(1),
             batch_size,
         })
+    }
+
+    /// Feed the engine cached latents and prompt embeddings (same records, same flips).
+    pub fn with_cache(mut self, cached: Arc<CachedDataset>) -> Self {
+        self.cached = Some(cached);
+        self
     }
 
     /// Full batches per epoch.
@@ -83,15 +92,29 @@ impl Iterator for EpochIter<'_> {
                 .flat_map(|h| h.join().expect("loader thread"))
                 .collect::<adt_data::Result<Vec<_>>>()
         });
-        Some(
-            items
-                .and_then(|items| make_batch(items, &self.loader.device))
-                .map(|b| AdtBatch {
-                    images: b.pixels,
-                    prompts: b.captions,
-                })
-                .map_err(DatasetError::new),
-        )
+        let device = &self.loader.device;
+        let batch = items
+            .and_then(|items| make_batch(items, device))
+            .and_then(|b| {
+                let mut batch = AdtBatch::new(b.pixels, b.captions);
+                if let Some(cached) = &self.loader.cached {
+                    let rows = indices
+                        .iter()
+                        .map(|&i| cached.load(i, epoch))
+                        .collect::<adt_data::Result<Vec<_>>>()?;
+                    let pick = |arrays: &[&adt_data::Arrays], name: &str| {
+                        let v: Vec<&adt_data::CachedArray> =
+                            arrays.iter().map(|a| &a[name]).collect();
+                        stack_arrays(&v)
+                    };
+                    let images: Vec<&adt_data::Arrays> = rows.iter().map(|r| &r.image).collect();
+                    let texts: Vec<&adt_data::Arrays> = rows.iter().map(|r| &r.text).collect();
+                    batch.latents = Some(Tensor::from_data(pick(&images, "latent")?, device));
+                    batch.text = Some(Tensor::from_data(pick(&texts, "text")?, device));
+                }
+                Ok(batch)
+            });
+        Some(batch.map_err(DatasetError::new))
     }
 }
 
@@ -119,6 +142,7 @@ impl DataLoader<AdtBatch> for BucketLoader {
     fn to_device(&self, device: &Device) -> Arc<dyn DataLoader<AdtBatch>> {
         Arc::new(Self {
             dataset: self.dataset.clone(),
+            cached: self.cached.clone(),
             sampler: self.sampler.clone(),
             epochs_opened: self.epochs_opened.clone(),
             device: device.clone(),

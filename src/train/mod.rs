@@ -1,6 +1,7 @@
 //! The `adt train` / `adt resume` / `adt export` jobs on SD1.x checkpoints: a typed run
 //! config ([`TrainConfig`]), the data loader, validation grids, and the run itself.
 
+mod cache;
 mod config;
 mod export;
 mod loader;
@@ -23,6 +24,7 @@ use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::prelude::*;
 
+pub use cache::{module_hash, open_cache};
 pub use config::{
     DiscriminatorSection, ModelSection, TrainConfig, ValidationSection, apply_override,
 };
@@ -94,8 +96,13 @@ pub fn train(
     }
     let dataset = Arc::new(opened.train);
     check_sizes(&dataset, base.codec.downscale())?;
-    let loader = BucketLoader::new(dataset.clone(), config.adt.batch_size, 2, &ad)
+    let mut loader = BucketLoader::new(dataset.clone(), config.adt.batch_size, 2, &ad)
         .context("[data] batching")?;
+    if let Some(opts) = &config.cache {
+        let codec = base.codec.clone().valid();
+        let conditioner = base.conditioner.clone().valid();
+        loader = loader.with_cache(open_cache(opts, &dataset, &codec, &conditioner, device)?);
+    }
     eprintln!(
         "adt train: {} ({} records, {} batches/epoch) → {}",
         base.source,

@@ -89,10 +89,10 @@ impl Batcher<ToyItem, AdtBatch> for ToyBatcher {
             data.extend_from_slice(&it.pixels);
             prompts.push(it.prompt);
         }
-        AdtBatch {
-            images: Tensor::from_data(TensorData::new(data, [b, 3, s, s]), device),
+        AdtBatch::new(
+            Tensor::from_data(TensorData::new(data, [b, 3, s, s]), device),
             prompts,
-        }
+        )
     }
 }
 
