@@ -65,19 +65,7 @@ fn main() -> Result<()> {
         });
         trainer = trainer.with_renderer(Box::new(renderer));
     } else {
-        trainer = trainer.on_step(|step, m| {
-            let f = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "-".into());
-            println!(
-                "step {step:>4}  g_adv {}  l_diff {}  d_loss {}  d_real {}  d_fake {}  d_acc {}  {:.3}s",
-                f(m.g_adv),
-                f(m.l_diff),
-                f(m.d_loss),
-                f(m.d_real),
-                f(m.d_fake),
-                f(m.d_acc),
-                m.step_time_s.unwrap_or(0.0)
-            )
-        });
+        trainer = trainer.on_step(|step, m| println!("{}", m.progress_line(step, None)));
     }
     let report = trainer.run(&run_dir)?;
     println!(

@@ -260,43 +260,26 @@ fn cached_latents_are_built_once_and_reused() {
     );
     let cfg = dir.join("cached.toml");
     std::fs::write(&cfg, text).unwrap();
-    let first = run(adt()
-        .args(["train", "--plain", "--config"])
-        .arg(&cfg)
-        .args(["--set", "adt.total_steps=2", "--set", "validation.every=0"]));
+    let train = |extra: &[&str]| {
+        let mut args = vec!["--set", "adt.total_steps=2", "--set", "validation.every=0"];
+        args.extend_from_slice(extra);
+        run(adt()
+            .args(["train", "--plain", "--config"])
+            .arg(&cfg)
+            .args(&args))
+    };
+    let first = train(&[]);
     assert!(
         first.contains("reused: false") && first.contains("records_encoded: 14"),
         "{first}"
     );
-    let second = run(adt()
-        .args(["train", "--plain", "--config"])
-        .arg(&cfg)
-        .args([
-            "--set",
-            "adt.total_steps=2",
-            "--set",
-            "validation.every=0",
-            "--set",
-            "out=\"b\"",
-        ]));
+    let second = train(&["--set", "out=\"b\""]);
     assert!(
         second.contains("reused: true") && second.contains("records_encoded: 0"),
         "{second}"
     );
     // A different VAE/text encoder or preprocessing gets its own cache; here: another resolution.
-    let third = run(adt()
-        .args(["train", "--plain", "--config"])
-        .arg(&cfg)
-        .args([
-            "--set",
-            "adt.total_steps=2",
-            "--set",
-            "validation.every=0",
-            "--set",
-            "out=\"c\"",
-            "--set",
-            "data.buckets.resolution=24",
-        ]));
+    let third = train(&["--set", "out=\"c\"", "--set", "data.buckets.resolution=24"]);
     assert!(third.contains("reused: false"), "{third}");
     let caches = std::fs::read_dir(dir.join("cache")).unwrap().count();
     assert_eq!(caches, 2, "expected one cache per key");

@@ -9,11 +9,6 @@ use adt_plugin::AdtConfig;
 use adt_plugin::toy::{ToyParts, ToySizes, toy_config};
 use burn::prelude::*;
 
-fn fmt(v: Option<f64>) -> String {
-    v.map(|x| format!("{x:>8.4}"))
-        .unwrap_or_else(|| "       -".into())
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let resume = args.iter().any(|a| a == "--resume");
@@ -42,18 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let trainer = ToyParts::new(ToySizes::default(), 1, &device)
         .trainer(config, 64, 16, &device)?
         .resume(resume)
-        .on_step(|step, m| {
-            println!(
-                "step {step:>3}  g_adv {}  l_diff {}  d_loss {}  d_real {}  d_fake {}  d_acc {}  {:.3}s",
-                fmt(m.g_adv),
-                fmt(m.l_diff),
-                fmt(m.d_loss),
-                fmt(m.d_real),
-                fmt(m.d_fake),
-                fmt(m.d_acc),
-                m.step_time_s.unwrap_or(0.0)
-            )
-        });
+        .on_step(|step, m| println!("{}", m.progress_line(step, None)));
     let report = trainer.run(&run_dir)?;
     println!(
         "finished at step {} ({:?}); run directory: {}",

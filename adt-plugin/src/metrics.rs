@@ -66,6 +66,26 @@ pub struct StepMetrics {
 }
 
 impl StepMetrics {
+    /// One plain progress line (headless runs): `step N[/T]  g_adv …  l_diff …  d_loss …
+    /// d_real …  d_fake …  d_acc …  0.123s`; `-` for values not computed this step.
+    pub fn progress_line(&self, step: usize, total: Option<usize>) -> String {
+        let f = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "-".into());
+        let at = match total {
+            Some(t) => format!("{step}/{t}"),
+            None => format!("{step:>4}"),
+        };
+        format!(
+            "step {at}  g_adv {}  l_diff {}  d_loss {}  d_real {}  d_fake {}  d_acc {}  {:.3}s",
+            f(self.g_adv),
+            f(self.l_diff),
+            f(self.d_loss),
+            f(self.d_real),
+            f(self.d_fake),
+            f(self.d_acc),
+            self.step_time_s.unwrap_or(0.0)
+        )
+    }
+
     /// The value of `name`, if present.
     pub fn get(&self, name: &str) -> Option<f64> {
         match name {

@@ -143,17 +143,8 @@ pub fn train(
         trainer = trainer.with_renderer(Box::new(renderer));
     } else {
         let total = config.adt.total_steps;
-        trainer = trainer.on_step(move |step, m| {
-            let f = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "-".into());
-            println!(
-                "step {step}/{total}  g_adv {}  l_diff {}  d_loss {}  d_acc {}  {:.2}s",
-                f(m.g_adv),
-                f(m.l_diff),
-                f(m.d_loss),
-                f(m.d_acc),
-                m.step_time_s.unwrap_or(0.0)
-            );
-        });
+        trainer =
+            trainer.on_step(move |step, m| println!("{}", m.progress_line(step, Some(total))));
     }
     let report = trainer.run(&run_dir)?;
     let verb = match report.status {
