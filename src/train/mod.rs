@@ -112,8 +112,13 @@ pub fn train(
     );
 
     let validation = validation_plan(config, &base, sampler, device)?;
+    let mut adt = config.adt.clone();
+    if adt.model == adt_plugin::AdtConfig::default().model {
+        // `model` is informational (run_start, dashboard header): name the checkpoint.
+        adt.model = config.model.source.clone();
+    }
     let mut trainer = AdtTrainer::new(
-        config.adt.clone(),
+        adt,
         base.denoiser,
         base.codec,
         base.conditioner,
