@@ -1,0 +1,106 @@
+//! Batches of the procedural shapes domain as tensors, and the attribute labels the
+//! ViTs are supervised on.
+
+use adt_data::{Position, ShapeAttributes, ShapeColor, ShapeKind, ShapeSize, ShapesDomain, Split};
+use burn::prelude::*;
+
+/// Side of every image (the VAE maps 32×32 pixels to 8×8 latents).
+pub const IMAGE_SIZE: usize = 32;
+
+/// The domain all models are trained on.
+pub fn domain(seed: u64) -> ShapesDomain {
+    ShapesDomain::new(IMAGE_SIZE as u32, seed)
+}
+
+/// Images of split elements `ks` as `[B, 3, H, W]` in `[-1, 1]`.
+pub fn images(domain: &ShapesDomain, split: Split, ks: &[u64], device: &Device) -> Tensor<4> {
+    let s = domain.image_size as usize;
+    let mut data = Vec::with_capacity(ks.len() * 3 * s * s);
+    for (i, &k) in ks.iter().enumerate() {
+        data.extend(domain.item(split.index(k), i).image.data);
+    }
+    Tensor::from_data(TensorData::new(data, [ks.len(), 3, s, s]), device)
+}
+
+/// The captions of split elements `ks`.
+pub fn captions(domain: &ShapesDomain, split: Split, ks: &[u64]) -> Vec<String> {
+    ks.iter().map(|&k| domain.caption(split.index(k))).collect()
+}
+
+/// The five attributes, each a classification head: name and classes.
+pub fn heads() -> Vec<(&'static str, Vec<String>)> {
+    let names = |v: Vec<&str>| v.into_iter().map(String::from).collect::<Vec<_>>();
+    vec![
+        ("kind", names(ShapeKind::ALL.map(ShapeKind::name).to_vec())),
+        (
+            "color",
+            names(ShapeColor::ALL.map(ShapeColor::name).to_vec()),
+        ),
+        ("size", names(ShapeSize::ALL.map(ShapeSize::name).to_vec())),
+        (
+            "position",
+            Position::ALL
+                .iter()
+                .map(|p| {
+                    p.phrase()
+                        .trim_start_matches("at ")
+                        .trim_start_matches("on ")
+                        .trim_start_matches("in ")
+                        .to_string()
+                })
+                .collect(),
+        ),
+        (
+            "background",
+            names(ShapeColor::ALL.map(ShapeColor::name).to_vec()),
+        ),
+    ]
+}
+
+/// Class index of each attribute, in [`heads`] order.
+pub fn labels(a: &ShapeAttributes) -> [usize; 5] {
+    let at = |found: Option<usize>| found.expect("every attribute value is listed in ALL");
+    [
+        at(ShapeKind::ALL.iter().position(|k| *k == a.kind)),
+        at(ShapeColor::ALL.iter().position(|c| *c == a.color)),
+        at(ShapeSize::ALL.iter().position(|s| *s == a.size)),
+        at(Position::ALL.iter().position(|p| *p == a.position)),
+        at(ShapeColor::ALL.iter().position(|c| *c == a.background)),
+    ]
+}
+
+/// Per-head label tensors `[B]` for split elements `ks`.
+pub fn label_tensors(
+    domain: &ShapesDomain,
+    split: Split,
+    ks: &[u64],
+    device: &Device,
+) -> Vec<Tensor<1, Int>> {
+    let rows: Vec<[usize; 5]> = ks
+        .iter()
+        .map(|&k| labels(&domain.attributes(split.index(k))))
+        .collect();
+    (0..5)
+        .map(|h| {
+            let v: Vec<i64> = rows.iter().map(|r| r[h] as i64).collect();
+            Tensor::from_data(TensorData::new(v, [ks.len()]), device)
+        })
+        .collect()
+}
+
+/// Host copy of a float tensor.
+pub fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .try_into_vec::<f32>()
+        .expect("f32 tensor data")
+}
+
+/// Linear warm-up to `peak` over `warmup` steps, then cosine decay to `peak / 10`.
+pub fn lr_at(step: usize, total: usize, warmup: usize, peak: f64) -> f64 {
+    if step < warmup {
+        return peak * (step + 1) as f64 / warmup as f64;
+    }
+    let p = (step - warmup) as f64 / (total - warmup).max(1) as f64;
+    let floor = peak * 0.1;
+    floor + (peak - floor) * 0.5 * (1.0 + (std::f64::consts::PI * p.min(1.0)).cos())
+}

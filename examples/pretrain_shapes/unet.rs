@@ -1,0 +1,209 @@
+//! Phase 2: a tiny SD1.5-layout `UNet2DConditionModel` trained jointly with a
+//! from-scratch `CLIPTextModel` on the plain ε-prediction loss over SD1.5's
+//! scaled-linear schedule, with 10% of the captions dropped (empty prompt) so
+//! classifier-free guidance works. An EMA of both is what gets exported.
+
+use adt_clip::{ClipTextConfig, ClipTextModel, ClipTokenizer, ids_to_tensor};
+use adt_data::{ShapesDomain, Split};
+use adt_diffusion::config_util::{PerBlock, SampleSize};
+use adt_diffusion::{AutoencoderKL, UNet2DConditionConfig, UNet2DConditionModel};
+use adt_plugin::ema::Ema;
+use adt_schedulers::NoiseSchedule;
+use anyhow::Result;
+use burn::optim::{AdamWConfig, GradientsParams};
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{Value, json};
+
+use crate::data::{captions, images, lr_at, to_vec};
+
+/// Text width = the UNet's `cross_attention_dim`.
+pub const TEXT_HIDDEN: usize = 64;
+/// Share of captions replaced by the empty prompt.
+pub const CAPTION_DROPOUT: f64 = 0.1;
+pub const EMA_DECAY: f64 = 0.99;
+
+/// transformers' `config.json` of the text encoder (what is shipped and what the
+/// model is built from).
+pub fn text_config_json(vocab_size: usize) -> Value {
+    json!({
+        "architectures": ["CLIPTextModel"],
+        "attention_dropout": 0.0,
+        "bos_token_id": vocab_size - 2,
+        "dtype": "float32",
+        "eos_token_id": vocab_size - 1,
+        "hidden_act": "quick_gelu",
+        "hidden_size": TEXT_HIDDEN,
+        "initializer_factor": 1.0,
+        "initializer_range": 0.02,
+        "intermediate_size": 4 * TEXT_HIDDEN,
+        "layer_norm_eps": 1e-05,
+        "max_position_embeddings": 77,
+        "model_type": "clip_text_model",
+        "num_attention_heads": 4,
+        "num_hidden_layers": 2,
+        "pad_token_id": 1,
+        "projection_dim": TEXT_HIDDEN,
+        "transformers_version": "4.57.6",
+        "vocab_size": vocab_size
+    })
+}
+
+/// SD1.5's block layout (cross-attention down blocks, a plain lowest block, the
+/// cross-attention mid block, mirrored up blocks) at tiny widths and one
+/// downsample fewer (8×8 latents: 8 → 4 → 2).
+pub fn unet_config() -> UNet2DConditionConfig {
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    UNet2DConditionConfig {
+        sample_size: Some(SampleSize::Square(8)),
+        down_block_types: s(&[
+            "CrossAttnDownBlock2D",
+            "CrossAttnDownBlock2D",
+            "DownBlock2D",
+        ]),
+        up_block_types: s(&["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"]),
+        block_out_channels: vec![32, 48, 48],
+        layers_per_block: PerBlock::One(1),
+        norm_num_groups: Some(8),
+        cross_attention_dim: PerBlock::One(TEXT_HIDDEN),
+        attention_head_dim: PerBlock::One(4),
+        ..UNet2DConditionConfig::default()
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct TextToImage {
+    pub unet: UNet2DConditionModel,
+    pub text_encoder: ClipTextModel,
+}
+
+pub struct UnetReport {
+    pub steps: usize,
+    pub batch: usize,
+    pub pool: usize,
+    pub final_loss: f64,
+    pub unet_params: usize,
+    pub text_params: usize,
+    pub tokens_per_caption: f64,
+}
+
+pub struct Setup<'a> {
+    pub domain: &'a ShapesDomain,
+    pub vae: &'a AutoencoderKL,
+    pub tokenizer: &'a ClipTokenizer,
+    pub schedule: &'a NoiseSchedule,
+    pub vocab_size: usize,
+    pub seed: u64,
+    pub steps: usize,
+    pub batch: usize,
+    /// Train images encoded once up front.
+    pub pool: usize,
+    pub log_every: usize,
+}
+
+/// Train; returns the EMA model (plain device).
+pub fn train(s: &Setup<'_>) -> Result<(TextToImage, UnetReport)> {
+    let plain = Device::flex();
+    // Latents of the pool (scaled like the pipeline scales them), and token ids.
+    let t0 = std::time::Instant::now();
+    let mut latents: Vec<f32> = Vec::with_capacity(s.pool * 256);
+    let mut ids: Vec<Vec<u32>> = Vec::with_capacity(s.pool);
+    let mut token_count = 0usize;
+    for start in (0..s.pool).step_by(256) {
+        let ks: Vec<u64> = (start as u64..(start + 256).min(s.pool) as u64).collect();
+        let z = s
+            .vae
+            .encode(images(s.domain, Split::Train, &ks, &plain))
+            .mean;
+        latents.extend(to_vec(s.vae.scale_latents(z)));
+        for c in captions(s.domain, Split::Train, &ks) {
+            token_count += s.tokenizer.tokenize(&c)?.len();
+            ids.push(s.tokenizer.encode(&c)?);
+        }
+    }
+    let empty = s.tokenizer.encode("")?;
+    let tokens_per_caption = token_count as f64 / s.pool as f64;
+    eprintln!(
+        "[unet] encoded {} train images and captions ({tokens_per_caption:.1} tokens each) in {:.0}s",
+        s.pool,
+        t0.elapsed().as_secs_f64()
+    );
+
+    let device = Device::flex().autodiff();
+    device.seed(s.seed);
+    let text_config: ClipTextConfig = serde_json::from_value(text_config_json(s.vocab_size))?;
+    let mut model = TextToImage {
+        unet: UNet2DConditionModel::new(&unet_config(), &device)?,
+        text_encoder: ClipTextModel::new(&text_config, false, &device)?,
+    };
+    let (unet_params, text_params) = (model.unet.num_params(), model.text_encoder.num_params());
+    eprintln!(
+        "[unet] UNet {unet_params} + text encoder {text_params} parameters, {} steps of batch {}",
+        s.steps, s.batch
+    );
+    let mut ema = Ema::new(&model, EMA_DECAY);
+    let mut optim = AdamWConfig::new().with_weight_decay(1e-2).init();
+    let mut rng = ChaCha8Rng::seed_from_u64(s.seed ^ 0x756e_6574);
+    let n_train = s.schedule.num_train_timesteps();
+    let mut loss_avg = 0.0;
+    let start = std::time::Instant::now();
+    for step in 0..s.steps {
+        let picks: Vec<usize> = (0..s.batch).map(|_| rng.random_range(0..s.pool)).collect();
+        let mut z0 = Vec::with_capacity(s.batch * 256);
+        let mut rows = Vec::with_capacity(s.batch);
+        for &p in &picks {
+            z0.extend_from_slice(&latents[p * 256..(p + 1) * 256]);
+            rows.push(if rng.random_bool(CAPTION_DROPOUT) {
+                empty.clone()
+            } else {
+                ids[p].clone()
+            });
+        }
+        let ts: Vec<i64> = (0..s.batch)
+            .map(|_| rng.random_range(0..n_train) as i64)
+            .collect();
+        let z0 = Tensor::<4>::from_data(TensorData::new(z0, [s.batch, 4, 8, 8]), &device);
+        let t_int = Tensor::<1, Int>::from_data(TensorData::new(ts.clone(), [s.batch]), &device);
+        let t_float = Tensor::<1>::from_data(
+            TensorData::new(ts.iter().map(|&t| t as f32).collect::<Vec<_>>(), [s.batch]),
+            &device,
+        );
+        let noise = Tensor::random([s.batch, 4, 8, 8], Distribution::Normal(0.0, 1.0), &device);
+        let x_t = s.schedule.add_noise(z0, noise.clone(), t_int)?;
+        let cond = model
+            .text_encoder
+            .forward(ids_to_tensor(&rows, &device))
+            .last_hidden_state;
+        let eps = model.unet.forward(x_t, t_float, cond, None);
+        let loss = (eps - noise).powf_scalar(2.0).mean();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(
+            lr_at(step, s.steps, (s.steps / 10).min(200), 1e-3),
+            model,
+            grads,
+        );
+        ema.update(&model);
+        let l = loss.into_scalar::<f64>();
+        loss_avg += if step == 0 { l } else { 0.02 * (l - loss_avg) };
+        if (step + 1) % s.log_every == 0 || step + 1 == s.steps {
+            eprintln!(
+                "[unet] step {:>5}/{}  loss {loss_avg:.4}  {:.0}s",
+                step + 1,
+                s.steps,
+                start.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let report = UnetReport {
+        steps: s.steps,
+        batch: s.batch,
+        pool: s.pool,
+        final_loss: loss_avg,
+        unet_params,
+        text_params,
+        tokens_per_caption,
+    };
+    Ok((ema.module, report))
+}

@@ -1,0 +1,136 @@
+//! Phase 1: a tiny `AutoencoderKL` (32×32 RGB ↔ 4×8×8 latents) trained on the
+//! domain's train split with L1 + L2 reconstruction and a small KL term; its
+//! `scaling_factor` is then set to 1/std of the encoder means.
+
+use adt_data::{ShapesDomain, Split};
+use adt_diffusion::config_util::SampleSize;
+use adt_diffusion::{AutoencoderKL, AutoencoderKLConfig};
+use anyhow::Result;
+use burn::optim::{AdamWConfig, GradientsParams};
+use burn::prelude::*;
+use burn::tensor::Distribution;
+
+use crate::data::{IMAGE_SIZE, images, lr_at, to_vec};
+
+/// Weight of the KL term (per latent element, against per-pixel reconstruction means).
+pub const KL_WEIGHT: f64 = 1e-4;
+
+/// Three down blocks: downscale 4, so 32×32 images ↔ 8×8 latents.
+pub fn config(scaling_factor: f64) -> AutoencoderKLConfig {
+    AutoencoderKLConfig {
+        block_out_channels: vec![16, 32, 32],
+        down_block_types: vec!["DownEncoderBlock2D".into(); 3],
+        up_block_types: vec!["UpDecoderBlock2D".into(); 3],
+        layers_per_block: 1,
+        latent_channels: 4,
+        norm_num_groups: 8,
+        sample_size: Some(SampleSize::Square(IMAGE_SIZE)),
+        scaling_factor,
+        ..AutoencoderKLConfig::default()
+    }
+}
+
+pub struct VaeReport {
+    pub steps: usize,
+    pub final_l1: f64,
+    pub final_l2: f64,
+    pub final_kl: f64,
+    pub heldout_l1: f64,
+    pub heldout_psnr: f64,
+    pub latent_mean: f64,
+    pub latent_std: f64,
+    pub params: usize,
+}
+
+/// Train; returns the model on the plain device with `scaling_factor` = 1/std.
+pub fn train(
+    domain: &ShapesDomain,
+    seed: u64,
+    steps: usize,
+    batch: usize,
+    log_every: usize,
+) -> Result<(AutoencoderKL, VaeReport)> {
+    let device = Device::flex().autodiff();
+    device.seed(seed);
+    let mut vae = AutoencoderKL::new(&config(1.0), &device)?;
+    let params = vae.num_params();
+    eprintln!("[vae] {params} parameters, {steps} steps of batch {batch}");
+    let mut optim = AdamWConfig::new().with_weight_decay(0.0).init();
+    let (mut l1_avg, mut l2_avg, mut kl_avg) = (0.0, 0.0, 0.0);
+    let start = std::time::Instant::now();
+    for step in 0..steps {
+        let ks: Vec<u64> = (0..batch).map(|i| (step * batch + i) as u64).collect();
+        let x = images(domain, Split::Train, &ks, &device);
+        let posterior = vae.encode(x.clone());
+        let noise = Tensor::random(
+            posterior.mean.shape(),
+            Distribution::Normal(0.0, 1.0),
+            &device,
+        );
+        let z = posterior.sample_with(noise);
+        let diff = vae.decode(z) - x;
+        let l1 = diff.clone().abs().mean();
+        let l2 = diff.powf_scalar(2.0).mean();
+        let var = posterior.logvar.clone().exp();
+        let kl = (posterior.mean.clone().powf_scalar(2.0) + var - posterior.logvar)
+            .sub_scalar(1.0)
+            .mean()
+            .mul_scalar(0.5);
+        let loss = l1.clone() + l2.clone() + kl.clone().mul_scalar(KL_WEIGHT);
+        let grads = GradientsParams::from_grads(loss.backward(), &vae);
+        vae = optim.step(lr_at(step, steps, (steps / 10).min(100), 2e-3), vae, grads);
+        let scalar = |t: Tensor<1>| t.into_scalar::<f64>();
+        let (a, b, c) = (scalar(l1), scalar(l2), scalar(kl));
+        let w = if step == 0 { 1.0 } else { 0.05 };
+        l1_avg += w * (a - l1_avg);
+        l2_avg += w * (b - l2_avg);
+        kl_avg += w * (c - kl_avg);
+        if (step + 1) % log_every == 0 || step + 1 == steps {
+            eprintln!(
+                "[vae] step {:>5}/{steps}  l1 {l1_avg:.4}  l2 {l2_avg:.5}  kl {kl_avg:.2}  {:.0}s",
+                step + 1,
+                start.elapsed().as_secs_f64()
+            );
+        }
+    }
+
+    // Latent statistics and held-out reconstruction on the plain device.
+    let vae = vae.valid();
+    let plain = Device::flex();
+    let (mut sum, mut sq, mut count) = (0.0f64, 0.0f64, 0usize);
+    for chunk in 0..8u64 {
+        let ks: Vec<u64> = (chunk * 128..(chunk + 1) * 128).collect();
+        let z = to_vec(vae.encode(images(domain, Split::Train, &ks, &plain)).mean);
+        count += z.len();
+        for v in z {
+            sum += v as f64;
+            sq += (v as f64) * (v as f64);
+        }
+    }
+    let mean = sum / count as f64;
+    let std = (sq / count as f64 - mean * mean).sqrt();
+    let ks: Vec<u64> = (0..512).collect();
+    let x = images(domain, Split::Heldout, &ks, &plain);
+    let rec = vae.decode(vae.encode(x.clone()).mean).clamp(-1.0, 1.0);
+    let diff = rec - x;
+    let heldout_l1 = diff.clone().abs().mean().into_scalar::<f64>();
+    let mse01 = diff.powf_scalar(2.0).mean().into_scalar::<f64>() / 4.0;
+    let report = VaeReport {
+        steps,
+        final_l1: l1_avg,
+        final_l2: l2_avg,
+        final_kl: kl_avg,
+        heldout_l1,
+        heldout_psnr: -10.0 * mse01.log10(),
+        latent_mean: mean,
+        latent_std: std,
+        params,
+    };
+    eprintln!(
+        "[vae] held-out L1 {heldout_l1:.4}, PSNR {:.2} dB; latents mean {mean:.4} std {std:.4} -> scaling_factor {:.5}",
+        report.heldout_psnr,
+        1.0 / std
+    );
+    let scaled = AutoencoderKL::new(&config(1.0 / std), &plain)?.load_record(vae.into_record());
+    Ok((scaled, report))
+}
