@@ -129,7 +129,7 @@ fn canonical_header(bytes: &[u8], path: &Path) -> Result<Vec<u8>, LoadError> {
     let value: serde_json::Value =
         serde_json::from_slice(header).map_err(|e| bad(&format!("header: {e}")))?;
     let mut text = serde_json::to_string(&value).expect("JSON value serializes");
-    while text.len() % 8 != 0 {
+    while !text.len().is_multiple_of(8) {
         text.push(' ');
     }
     let mut out = Vec::with_capacity(bytes.len());

@@ -168,7 +168,7 @@ fn seeds_are_per_image_and_reproducible() {
         )
         .unwrap();
     assert_eq!(pair.images.dims(), [2, 3, 16, 24]);
-    let second = pair.images.clone().slice([1..2]);
+    let second = pair.images.clone().narrow(0, 1, 1);
     assert_close(
         "seed 8 alone vs in a batch",
         &alone.images.into_data(),
@@ -184,7 +184,7 @@ fn seeds_are_per_image_and_reproducible() {
             &device,
         )
         .unwrap();
-    let diff = (other.images - pair.images.slice([1..2]))
+    let diff = (other.images - pair.images.narrow(0, 1, 1))
         .abs()
         .max()
         .into_scalar::<f32>();

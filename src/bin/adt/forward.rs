@@ -114,7 +114,8 @@ fn compare(outputs: &Tensors, reference: &std::path::Path, tol: f32) -> Result<(
     if compared == 0 {
         bail!("{} has none of the outputs' names", reference.display());
     }
-    if !(worst <= tol) {
+    // NaN errors fail too.
+    if worst.is_nan() || worst > tol {
         bail!("max-abs error {worst:.3e} exceeds --tol {tol:.0e}");
     }
     println!(
