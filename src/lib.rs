@@ -11,6 +11,7 @@
 pub use adt_data as data;
 pub use adt_plugin as plugin;
 
+pub mod eval;
 pub mod train;
 pub use adt_tui as tui;
 

@@ -9,6 +9,7 @@
 //! - `adt watch RUN_DIR` opens the dashboard on a run directory (as `adt-tui watch`).
 
 mod device;
+mod eval;
 mod forward;
 mod sample;
 mod train;
@@ -34,6 +35,8 @@ enum Command {
     Export(train::ExportArgs),
     /// Generate images with an SD1.x checkpoint (base or tuned), any sampler.
     Sample(sample::SampleArgs),
+    /// Fréchet distance of generated vs held-out shapes images over a sampler/steps/CFG grid.
+    Eval(eval::EvalArgs),
     /// Watch a run directory in the terminal dashboard (works over SSH while training runs).
     Watch(adt::tui::cli::WatchArgs),
 }
@@ -45,6 +48,7 @@ fn main() -> anyhow::Result<()> {
         Command::Resume(args) => args.run(),
         Command::Export(args) => args.run(),
         Command::Sample(args) => args.run(),
+        Command::Eval(args) => args.run(),
         Command::Watch(args) => args.run(),
     }
 }

@@ -1,0 +1,86 @@
+//! `adt eval`: Fréchet distance of generated vs held-out images on the shapes domain, over a
+//! sampler × steps × CFG grid and several seeds.
+
+use std::path::PathBuf;
+
+use adt::data::ShapesDomain;
+use adt::eval::{FeatureNet, Grid, markdown, run_grid, write_report};
+use adt::models::common::ModelSource;
+use adt::models::schedulers::SamplerName;
+use adt::models::sd15::Sd15;
+use anyhow::{Context, Result};
+
+use crate::device::DeviceArg;
+
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// The pipeline (diffusers folder or hub id), e.g. assets/shapes.
+    #[arg(long)]
+    model: String,
+    /// A tuned UNet in diffusers layout (from `adt export`).
+    #[arg(long)]
+    unet: Option<PathBuf>,
+    /// The feature network (DINOv2 architecture, transformers layout), e.g. assets/shapes/dinov2_eval.
+    #[arg(long)]
+    features: String,
+    /// Feature network input size (square).
+    #[arg(long, default_value_t = 32)]
+    feature_size: usize,
+    #[arg(long, value_delimiter = ',', default_value = "ddim,euler,dpmpp-2m", value_parser = |s: &str| s.parse::<SamplerName>())]
+    samplers: Vec<SamplerName>,
+    #[arg(long, value_delimiter = ',', default_value = "4,8,25")]
+    steps: Vec<usize>,
+    #[arg(long, value_delimiter = ',', default_value = "5")]
+    cfg: Vec<f64>,
+    #[arg(long, value_delimiter = ',', default_value = "0,1,2")]
+    seeds: Vec<u64>,
+    /// Images per cell and seed (and reference images).
+    #[arg(long, default_value_t = 256)]
+    n: usize,
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Shapes domain image size and seed.
+    #[arg(long, default_value_t = 32)]
+    size: u32,
+    #[arg(long, default_value_t = 0)]
+    domain_seed: u64,
+    /// Output folder for eval.md and eval.csv.
+    #[arg(long, default_value = "eval")]
+    out: PathBuf,
+    #[arg(long, value_enum, default_value_t)]
+    device: DeviceArg,
+}
+
+impl EvalArgs {
+    pub fn run(&self) -> Result<()> {
+        let device = self.device.device();
+        let mut sd = Sd15::from_pretrained(&ModelSource::parse(&self.model), &device)
+            .with_context(|| format!("loading {}", self.model))?;
+        if let Some(dir) = &self.unet {
+            sd = sd.with_unet(dir, &device)?;
+        }
+        let net = FeatureNet::load(
+            &ModelSource::parse(&self.features),
+            [self.feature_size; 2],
+            &device,
+        )?;
+        let grid = Grid {
+            samplers: self.samplers.clone(),
+            steps: self.steps.clone(),
+            cfgs: self.cfg.clone(),
+            seeds: self.seeds.clone(),
+            n: self.n,
+            batch: self.batch,
+            domain: ShapesDomain::new(self.size, self.domain_seed),
+        };
+        let cells = run_grid(&sd, &net, &grid, &device, |line| eprintln!("{line}"))?;
+        let label = match &self.unet {
+            Some(u) => u.display().to_string(),
+            None => sd.source.clone(),
+        };
+        write_report(&self.out, &label, &cells, self.seeds.len(), self.n)?;
+        println!("{}", markdown(&label, &cells, self.seeds.len(), self.n));
+        println!("wrote {}/eval.md and eval.csv", self.out.display());
+        Ok(())
+    }
+}

@@ -1,0 +1,217 @@
+//! `adt eval`: Fréchet distance between generated and real images in a feature network's
+//! space (any DINOv2-architecture checkpoint: the shapes domain's evaluation network, or a
+//! real DINOv2 for FD-DINOv2), across a grid of samplers × step counts × CFG scales, over
+//! several seeds (mean and spread), written as a markdown table and a CSV.
+//!
+//! The prompts and the reference images are the procedural shapes domain's held-out split
+//! (`adt_data::ShapesDomain`), so the evaluation needs no files.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use adt_data::{ShapesDomain, Split};
+use adt_dinov2::{BackboneConfig, Dinov2Backbone, Dinov2Model};
+use adt_models_common::ModelSource;
+use adt_plugin::eval::{FeatureAccumulator, FeatureStats, frechet_distance};
+use adt_schedulers::{SamplerName, Scheduler};
+use adt_sd15::image_io::from_rgb8;
+use adt_sd15::{Request, Sd15, SeededNoise};
+use anyhow::{Context, Result, bail};
+use burn::prelude::*;
+
+/// The feature network: final normed CLS token of a DINOv2-architecture model.
+pub struct FeatureNet {
+    backbone: Dinov2Backbone,
+}
+
+impl FeatureNet {
+    /// Load `source` (transformers layout); images are resized to `input_size` inside.
+    pub fn load(source: &ModelSource, input_size: [usize; 2], device: &Device) -> Result<Self> {
+        let model = Dinov2Model::from_pretrained(source, device)
+            .with_context(|| format!("loading the feature network {}", source.describe()))?;
+        let backbone = Dinov2Backbone::new(
+            model,
+            BackboneConfig {
+                input_size,
+                ..Default::default()
+            },
+        )?;
+        Ok(Self { backbone })
+    }
+
+    /// `[B, 3, H, W]` in `[-1, 1]` → `[B, D]` features as rows.
+    pub fn features(&self, images: Tensor<4>) -> Result<Vec<Vec<f32>>> {
+        let cls = self.backbone.features(images, &[])?.cls;
+        let [b, d] = cls.dims();
+        let v = cls
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .expect("f32");
+        Ok((0..b).map(|i| v[i * d..(i + 1) * d].to_vec()).collect())
+    }
+}
+
+/// One cell of the grid.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    pub sampler: SamplerName,
+    pub steps: usize,
+    pub cfg: f64,
+    /// FD per seed.
+    pub fd: Vec<f64>,
+}
+
+impl Cell {
+    pub fn mean(&self) -> f64 {
+        self.fd.iter().sum::<f64>() / self.fd.len() as f64
+    }
+
+    /// Sample standard deviation over seeds (0 for one seed).
+    pub fn std(&self) -> f64 {
+        let n = self.fd.len();
+        if n < 2 {
+            return 0.0;
+        }
+        let m = self.mean();
+        (self.fd.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+    }
+}
+
+/// What to evaluate.
+pub struct Grid {
+    pub samplers: Vec<SamplerName>,
+    pub steps: Vec<usize>,
+    pub cfgs: Vec<f64>,
+    pub seeds: Vec<u64>,
+    /// Images per seed and cell (= reference images).
+    pub n: usize,
+    pub batch: usize,
+    pub domain: ShapesDomain,
+}
+
+/// Reference statistics: `n` held-out images of the domain.
+pub fn reference_stats(net: &FeatureNet, grid: &Grid, device: &Device) -> Result<FeatureStats> {
+    let data = grid.domain.dataset(Split::Heldout, grid.n);
+    let mut acc = FeatureAccumulator::new(0);
+    for start in (0..grid.n).step_by(grid.batch) {
+        let rows: Vec<Tensor<4>> = (start..(start + grid.batch).min(grid.n))
+            .map(|k| from_rgb8(&grid.domain.render(data.sample_index(k)), device))
+            .collect();
+        push(&mut acc, net.features(Tensor::cat(rows, 0))?)?;
+    }
+    Ok(acc.stats()?)
+}
+
+fn push(acc: &mut FeatureAccumulator, rows: Vec<Vec<f32>>) -> Result<()> {
+    if acc.count() == 0 && acc.dim() == 0 {
+        *acc = FeatureAccumulator::new(rows[0].len());
+    }
+    acc.push_rows(&rows)?;
+    Ok(())
+}
+
+/// Run the grid with `sd` (base or tuned UNet). `progress` gets one line per cell and seed.
+pub fn run_grid(
+    sd: &Sd15,
+    net: &FeatureNet,
+    grid: &Grid,
+    device: &Device,
+    mut progress: impl FnMut(&str),
+) -> Result<Vec<Cell>> {
+    if grid.n < 2 || grid.batch == 0 {
+        bail!("need at least 2 images per cell and a batch of at least 1");
+    }
+    let reference = reference_stats(net, grid, device)?;
+    let data = grid.domain.dataset(Split::Heldout, grid.n);
+    let prompts: Vec<String> = (0..grid.n)
+        .map(|k| grid.domain.caption(data.sample_index(k)))
+        .collect();
+    let size = grid.domain.image_size as usize;
+    let mut cells = Vec::new();
+    for &sampler in &grid.samplers {
+        let config = sd.scheduler.config(sampler)?;
+        for &steps in &grid.steps {
+            let scheduler = Scheduler::new(&config, steps)?;
+            for &cfg in &grid.cfgs {
+                let mut cell = Cell {
+                    sampler,
+                    steps,
+                    cfg,
+                    fd: Vec::new(),
+                };
+                for &seed in &grid.seeds {
+                    let mut acc = FeatureAccumulator::new(0);
+                    for start in (0..grid.n).step_by(grid.batch) {
+                        let chunk = prompts[start..(start + grid.batch).min(grid.n)].to_vec();
+                        let request = Request {
+                            negative_prompts: vec![],
+                            guidance_scale: cfg,
+                            height: size,
+                            width: size,
+                            init: None,
+                            prompts: chunk.clone(),
+                        };
+                        // Image k of seed s always gets the same noise: seed·n + k.
+                        let mut noise =
+                            SeededNoise::new(seed * grid.n as u64 + start as u64, chunk.len());
+                        let out = sd
+                            .pipeline()
+                            .generate(&scheduler, &request, &mut noise, device)?;
+                        let images = out.images.mul_scalar(2.0).sub_scalar(1.0);
+                        push(&mut acc, net.features(images)?)?;
+                    }
+                    let fd = frechet_distance(&acc.stats()?, &reference)?;
+                    progress(&format!(
+                        "{sampler} steps {steps} cfg {cfg} seed {seed}: FD {fd:.4}"
+                    ));
+                    cell.fd.push(fd);
+                }
+                cells.push(cell);
+            }
+        }
+    }
+    Ok(cells)
+}
+
+/// The grid as a markdown table (mean ± std over seeds).
+pub fn markdown(label: &str, cells: &[Cell], seeds: usize, n: usize) -> String {
+    let mut s = format!(
+        "### {label}\n\nFréchet distance to {n} held-out images, mean ± std over {seeds} seed(s).\n\n| sampler | steps | CFG | FD |\n|---|---:|---:|---:|\n"
+    );
+    for c in cells {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {:.4} ± {:.4} |",
+            c.sampler,
+            c.steps,
+            c.cfg,
+            c.mean(),
+            c.std()
+        );
+    }
+    s
+}
+
+/// The grid as CSV rows `label,sampler,steps,cfg,seed_index,fd`.
+pub fn csv(label: &str, cells: &[Cell]) -> String {
+    let mut s = String::new();
+    for c in cells {
+        for (i, fd) in c.fd.iter().enumerate() {
+            let _ = writeln!(s, "{label},{},{},{},{i},{fd}", c.sampler, c.steps, c.cfg);
+        }
+    }
+    s
+}
+
+/// Write `eval.md` and `eval.csv` into `out`.
+pub fn write_report(out: &Path, label: &str, cells: &[Cell], seeds: usize, n: usize) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let md = out.join("eval.md");
+    std::fs::write(&md, markdown(label, cells, seeds, n))
+        .with_context(|| format!("writing {}", md.display()))?;
+    let path = out.join("eval.csv");
+    let body = format!("model,sampler,steps,cfg,seed,fd\n{}", csv(label, cells));
+    std::fs::write(&path, body).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
