@@ -8,12 +8,11 @@
 //!
 //! `cargo run --release --example quickstart [-- RUN_DIR [--resume] [--steps N]]`
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use adt::plugin::AdtConfig;
 use adt::plugin::toy::{ToyParts, ToySizes, toy_config};
-use adt::tui::live::{AdtRenderer, LiveOptions};
+use adt::train::{Display, with_display};
 use anyhow::{Context, Result};
 use burn::prelude::*;
 
@@ -46,7 +45,6 @@ fn main() -> Result<()> {
         m: 8,
         ..toy_config()
     };
-    let tty = std::io::stdout().is_terminal();
     eprintln!(
         "adt quickstart: {} ADT steps (m = {}, K = {}) on the toy models into {}",
         config.total_steps,
@@ -54,19 +52,10 @@ fn main() -> Result<()> {
         config.k,
         run_dir.display()
     );
-    let mut trainer = ToyParts::new(ToySizes::default(), 1, &device)
+    let trainer = ToyParts::new(ToySizes::default(), 1, &device)
         .trainer(config, 256, 16, &device)?
         .resume(resume);
-    if tty {
-        let renderer = AdtRenderer::new(LiveOptions {
-            run_dir: Some(run_dir.clone()),
-            interrupter: Some(trainer.interrupter()),
-            ..Default::default()
-        });
-        trainer = trainer.with_renderer(Box::new(renderer));
-    } else {
-        trainer = trainer.on_step(|step, m| println!("{}", m.progress_line(step, None)));
-    }
+    let trainer = with_display(trainer, &run_dir, None, Display::Auto);
     let report = trainer.run(&run_dir)?;
     println!(
         "finished at step {} ({:?}); run directory: {}",

@@ -138,19 +138,8 @@ pub fn train(
         trainer =
             trainer.validate_every(config.validation.every, move |step, g| plan.render(step, g));
     }
-    let tty = display == Display::Auto && std::io::stdout().is_terminal();
-    if tty {
-        let renderer = AdtRenderer::new(LiveOptions {
-            run_dir: Some(run_dir.clone()),
-            interrupter: Some(trainer.interrupter()),
-            ..Default::default()
-        });
-        trainer = trainer.with_renderer(Box::new(renderer));
-    } else {
-        let total = config.adt.total_steps;
-        trainer =
-            trainer.on_step(move |step, m| println!("{}", m.progress_line(step, Some(total))));
-    }
+    let total = config.adt.total_steps;
+    let trainer = with_display(trainer, &run_dir, Some(total), display);
     let report = trainer.run(&run_dir)?;
     let verb = match report.status {
         RunStatus::Finished => "finished",
@@ -163,6 +152,31 @@ pub fn train(
         run_dir.display()
     );
     Ok(report)
+}
+
+/// Attach the dashboard (stdout is a terminal and `display` is `Auto`) or plain progress lines.
+pub fn with_display<G, C, T, B>(
+    trainer: AdtTrainer<G, C, T, B>,
+    run_dir: &Path,
+    total: Option<usize>,
+    display: Display,
+) -> AdtTrainer<G, C, T, B>
+where
+    G: adt_plugin::traits::Denoiser,
+    C: adt_plugin::traits::Codec,
+    T: adt_plugin::traits::Conditioner,
+    B: adt_plugin::traits::Backbone,
+{
+    if display == Display::Auto && std::io::stdout().is_terminal() {
+        let renderer = AdtRenderer::new(LiveOptions {
+            run_dir: Some(run_dir.to_path_buf()),
+            interrupter: Some(trainer.interrupter()),
+            ..Default::default()
+        });
+        trainer.with_renderer(Box::new(renderer))
+    } else {
+        trainer.on_step(move |step, m| println!("{}", m.progress_line(step, total)))
+    }
 }
 
 /// The resolved config of an existing run directory.
