@@ -22,7 +22,7 @@ status=0
 
 echo "== 1. forward parity on wgpu" | tee "$OUT/forward.log"
 fw() { # kind model case
-  "$ADT" forward "$1" --device wgpu --model "$2" --inputs ".gpu/harness/$3.in.safetensors" \
+  timeout 120 "$ADT" forward "$1" --device wgpu --model "$2" --inputs ".gpu/harness/$3.in.safetensors" \
     --out "/tmp/$3.out.safetensors" --compare ".gpu/harness/$3.ref.safetensors" --tol 1e-4 \
     >>"$OUT/forward.log" 2>&1 && echo "PASS $3" | tee -a "$OUT/forward.log" \
     || { echo "FAIL $3" | tee -a "$OUT/forward.log"; status=1; }
@@ -67,10 +67,10 @@ steps = 4
 cfg = 3.0
 columns = 2
 TOML
-{ time "$ADT" train --device wgpu --plain --config /tmp/gpu-run.toml --set adt.total_steps=2 \
-  && time "$ADT" resume --device wgpu --plain --total-steps 4 "$RUN" \
+{ time timeout 200 "$ADT" train --device wgpu --plain --config /tmp/gpu-run.toml --set adt.total_steps=2 \
+  && time timeout 150 "$ADT" resume --device wgpu --plain --total-steps 4 "$RUN" \
   && "$ADT" export "$RUN" --out /tmp/gpu-export \
-  && time "$ADT" sample "a red disc" "a green disc" --device wgpu --model "$FX/sd15/tests/fixtures/tiny_sd15" \
+  && time timeout 120 "$ADT" sample "a red disc" "a green disc" --device wgpu --model "$FX/sd15/tests/fixtures/tiny_sd15" \
        --unet /tmp/gpu-export/unet --steps 8 --cfg 4 --batch 2 --out /tmp/gpu-samples; } >>"$OUT/train.log" 2>&1 \
   && echo "PASS train/resume/export/sample" | tee -a "$OUT/train.log" \
   || { echo "FAIL train" | tee -a "$OUT/train.log"; status=1; }
