@@ -55,4 +55,14 @@ fn eval_grid_writes_reproducible_frechet_distances() {
     }
     let md = std::fs::read_to_string(out.path().join("eval.md")).unwrap();
     assert!(md.contains("| ddim | 2 | 3 |"), "{md}");
+    // The shipped evaluation network has attribute heads: accuracy columns and the real
+    // images' accuracy (background colour is read perfectly on real images).
+    assert!(
+        md.contains("| kind | color | size | position | background |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("real held-out images") && md.contains("background 100.0%"),
+        "{md}"
+    );
 }

@@ -6,10 +6,14 @@
 //! The prompts and the reference images are the procedural shapes domain's held-out split
 //! (`adt_data::ShapesDomain`), so the evaluation needs no files.
 
+mod attributes;
+
 use std::fmt::Write as _;
 use std::path::Path;
 
-use adt_data::{ShapesDomain, Split};
+pub use attributes::AttributeHeads;
+
+use adt_data::{ShapeAttributes, ShapesDomain, Split};
 use adt_dinov2::{BackboneConfig, Dinov2Backbone, Dinov2Model};
 use adt_models_common::ModelSource;
 use adt_plugin::eval::{FeatureAccumulator, FeatureStats, frechet_distance};
@@ -60,6 +64,8 @@ pub struct Cell {
     pub cfg: f64,
     /// FD per seed.
     pub fd: Vec<f64>,
+    /// Attribute accuracy per head (over all seeds' images), when the network has heads.
+    pub accuracy: Vec<(String, f64)>,
 }
 
 impl Cell {
@@ -103,6 +109,36 @@ pub fn reference_stats(net: &FeatureNet, grid: &Grid, device: &Device) -> Result
     Ok(acc.stats()?)
 }
 
+/// Attribute accuracy of the real held-out images (what the heads can read at best).
+pub fn reference_accuracy(
+    net: &FeatureNet,
+    heads: &AttributeHeads,
+    grid: &Grid,
+    device: &Device,
+) -> Result<Vec<(String, f64)>> {
+    let data = grid.domain.dataset(Split::Heldout, grid.n);
+    let mut correct = vec![0.0; heads.names().len()];
+    for start in (0..grid.n).step_by(grid.batch) {
+        let end = (start + grid.batch).min(grid.n);
+        let rows: Vec<Tensor<4>> = (start..end)
+            .map(|k| from_rgb8(&grid.domain.render(data.sample_index(k)), device))
+            .collect();
+        for (k, row) in net.features(Tensor::cat(rows, 0))?.iter().enumerate() {
+            for (c, s) in correct
+                .iter_mut()
+                .zip(heads.score(row, &data.attributes(start + k))?)
+            {
+                *c += s;
+            }
+        }
+    }
+    Ok(heads
+        .names()
+        .into_iter()
+        .zip(correct.into_iter().map(|c| c / grid.n as f64))
+        .collect())
+}
+
 fn push(acc: &mut FeatureAccumulator, rows: Vec<Vec<f32>>) -> Result<()> {
     if acc.count() == 0 && acc.dim() == 0 {
         *acc = FeatureAccumulator::new(rows[0].len());
@@ -115,6 +151,7 @@ fn push(acc: &mut FeatureAccumulator, rows: Vec<Vec<f32>>) -> Result<()> {
 pub fn run_grid(
     sd: &Sd15,
     net: &FeatureNet,
+    heads: Option<&AttributeHeads>,
     grid: &Grid,
     device: &Device,
     mut progress: impl FnMut(&str),
@@ -127,6 +164,7 @@ pub fn run_grid(
     let prompts: Vec<String> = (0..grid.n)
         .map(|k| grid.domain.caption(data.sample_index(k)))
         .collect();
+    let attrs: Vec<ShapeAttributes> = (0..grid.n).map(|k| data.attributes(k)).collect();
     let size = grid.domain.image_size as usize;
     let mut cells = Vec::new();
     for &sampler in &grid.samplers {
@@ -139,7 +177,10 @@ pub fn run_grid(
                     steps,
                     cfg,
                     fd: Vec::new(),
+                    accuracy: Vec::new(),
                 };
+                let mut correct = vec![0.0; heads.map_or(0, |h| h.names().len())];
+                let mut scored = 0usize;
                 for &seed in &grid.seeds {
                     let mut acc = FeatureAccumulator::new(0);
                     for start in (0..grid.n).step_by(grid.batch) {
@@ -159,13 +200,31 @@ pub fn run_grid(
                             .pipeline()
                             .generate(&scheduler, &request, &mut noise, device)?;
                         let images = out.images.mul_scalar(2.0).sub_scalar(1.0);
-                        push(&mut acc, net.features(images)?)?;
+                        let rows = net.features(images)?;
+                        if let Some(h) = heads {
+                            for (k, row) in rows.iter().enumerate() {
+                                for (c, s) in
+                                    correct.iter_mut().zip(h.score(row, &attrs[start + k])?)
+                                {
+                                    *c += s;
+                                }
+                                scored += 1;
+                            }
+                        }
+                        push(&mut acc, rows)?;
                     }
                     let fd = frechet_distance(&acc.stats()?, &reference)?;
                     progress(&format!(
                         "{sampler} steps {steps} cfg {cfg} seed {seed}: FD {fd:.4}"
                     ));
                     cell.fd.push(fd);
+                }
+                if let Some(h) = heads {
+                    cell.accuracy = h
+                        .names()
+                        .into_iter()
+                        .zip(correct.iter().map(|c| c / scored.max(1) as f64))
+                        .collect();
                 }
                 cells.push(cell);
             }
@@ -174,13 +233,30 @@ pub fn run_grid(
     Ok(cells)
 }
 
-/// The grid as a markdown table (mean ± std over seeds).
+/// The grid as a markdown table (FD mean ± std over seeds; attribute accuracy when scored).
 pub fn markdown(label: &str, cells: &[Cell], seeds: usize, n: usize) -> String {
+    let heads: Vec<String> = cells
+        .first()
+        .map(|c| c.accuracy.iter().map(|(h, _)| h.clone()).collect())
+        .unwrap_or_default();
     let mut s = format!(
-        "### {label}\n\nFréchet distance to {n} held-out images, mean ± std over {seeds} seed(s).\n\n| sampler | steps | CFG | FD |\n|---|---:|---:|---:|\n"
+        "### {label}\n\nFréchet distance to {n} held-out images, mean ± std over {seeds} seed(s){}.\n\n| sampler | steps | CFG | FD |",
+        if heads.is_empty() {
+            ""
+        } else {
+            "; attribute accuracy of the generated images (evaluation network's heads)"
+        }
     );
+    for h in &heads {
+        let _ = write!(s, " {h} |");
+    }
+    s.push_str("\n|---|---:|---:|---:|");
+    for _ in &heads {
+        s.push_str("---:|");
+    }
+    s.push('\n');
     for c in cells {
-        let _ = writeln!(
+        let _ = write!(
             s,
             "| {} | {} | {} | {:.4} ± {:.4} |",
             c.sampler,
@@ -189,6 +265,10 @@ pub fn markdown(label: &str, cells: &[Cell], seeds: usize, n: usize) -> String {
             c.mean(),
             c.std()
         );
+        for (_, a) in &c.accuracy {
+            let _ = write!(s, " {:.1}% |", 100.0 * a);
+        }
+        s.push('\n');
     }
     s
 }
