@@ -16,7 +16,7 @@ pub use attributes::AttributeHeads;
 use adt_data::{ShapeAttributes, ShapesDomain, Split};
 use adt_dinov2::{BackboneConfig, Dinov2Backbone, Dinov2Model};
 use adt_models_common::ModelSource;
-use adt_plugin::eval::{FeatureAccumulator, FeatureStats, frechet_distance};
+use adt_plugin::eval::{FeatureAccumulator, frechet_distance};
 use adt_schedulers::{SamplerName, Scheduler};
 use adt_sd15::image_io::from_rgb8;
 use adt_sd15::{Request, Sd15, SeededNoise};
@@ -41,6 +41,11 @@ impl FeatureNet {
             },
         )?;
         Ok(Self { backbone })
+    }
+
+    /// Feature width `D`.
+    pub fn dim(&self) -> usize {
+        self.backbone.hidden_size()
     }
 
     /// `[B, 3, H, W]` in `[-1, 1]` → `[B, D]` features as rows.
@@ -96,55 +101,61 @@ pub struct Grid {
     pub domain: ShapesDomain,
 }
 
-/// Reference statistics: `n` held-out images of the domain.
-pub fn reference_stats(net: &FeatureNet, grid: &Grid, device: &Device) -> Result<FeatureStats> {
-    let data = grid.domain.dataset(Split::Heldout, grid.n);
-    let mut acc = FeatureAccumulator::new(0);
-    for start in (0..grid.n).step_by(grid.batch) {
-        let rows: Vec<Tensor<4>> = (start..(start + grid.batch).min(grid.n))
-            .map(|k| from_rgb8(&grid.domain.render(data.sample_index(k)), device))
-            .collect();
-        push(&mut acc, net.features(Tensor::cat(rows, 0))?)?;
-    }
-    Ok(acc.stats()?)
+/// Features and attribute hits of a set of images, accumulated batch by batch.
+struct Tally<'a> {
+    features: FeatureAccumulator,
+    heads: Option<&'a AttributeHeads>,
+    correct: Vec<f64>,
+    scored: usize,
 }
 
-/// Attribute accuracy of the real held-out images (what the heads can read at best).
-pub fn reference_accuracy(
-    net: &FeatureNet,
-    heads: &AttributeHeads,
-    grid: &Grid,
-    device: &Device,
-) -> Result<Vec<(String, f64)>> {
-    let data = grid.domain.dataset(Split::Heldout, grid.n);
-    let mut correct = vec![0.0; heads.names().len()];
-    for start in (0..grid.n).step_by(grid.batch) {
-        let end = (start + grid.batch).min(grid.n);
-        let rows: Vec<Tensor<4>> = (start..end)
-            .map(|k| from_rgb8(&grid.domain.render(data.sample_index(k)), device))
-            .collect();
-        for (k, row) in net.features(Tensor::cat(rows, 0))?.iter().enumerate() {
-            for (c, s) in correct
-                .iter_mut()
-                .zip(heads.score(row, &data.attributes(start + k))?)
-            {
-                *c += s;
-            }
+impl<'a> Tally<'a> {
+    fn new(net: &FeatureNet, heads: Option<&'a AttributeHeads>) -> Self {
+        Self {
+            features: FeatureAccumulator::new(net.dim()),
+            heads,
+            correct: vec![0.0; heads.map_or(0, |h| h.names().len())],
+            scored: 0,
         }
     }
-    Ok(heads
-        .names()
-        .into_iter()
-        .zip(correct.into_iter().map(|c| c / grid.n as f64))
-        .collect())
+
+    /// Add a batch of images (`[-1, 1]`) whose captions asked for `attrs`.
+    fn add(
+        &mut self,
+        net: &FeatureNet,
+        images: Tensor<4>,
+        attrs: &[ShapeAttributes],
+    ) -> Result<()> {
+        let rows = net.features(images)?;
+        if let Some(h) = self.heads {
+            for (row, a) in rows.iter().zip(attrs) {
+                for (c, hit) in self.correct.iter_mut().zip(h.score(row, a)?) {
+                    *c += hit;
+                }
+                self.scored += 1;
+            }
+        }
+        self.features.push_rows(&rows)?;
+        Ok(())
+    }
+
+    /// Per head: the fraction of images whose attribute the head read as asked.
+    fn accuracy(&self) -> Vec<(String, f64)> {
+        self.heads.map_or_else(Vec::new, |h| {
+            h.names()
+                .into_iter()
+                .zip(self.correct.iter().map(|c| c / self.scored.max(1) as f64))
+                .collect()
+        })
+    }
 }
 
-fn push(acc: &mut FeatureAccumulator, rows: Vec<Vec<f32>>) -> Result<()> {
-    if acc.count() == 0 && acc.dim() == 0 {
-        *acc = FeatureAccumulator::new(rows[0].len());
-    }
-    acc.push_rows(&rows)?;
-    Ok(())
+/// What [`run_grid`] measured.
+pub struct GridResult {
+    pub cells: Vec<Cell>,
+    /// Attribute accuracy of the real held-out images (what the heads can read at best);
+    /// empty without heads.
+    pub reference_accuracy: Vec<(String, f64)>,
 }
 
 /// Run the grid with `sd` (base or tuned UNet). `progress` gets one line per cell and seed.
@@ -155,16 +166,31 @@ pub fn run_grid(
     grid: &Grid,
     device: &Device,
     mut progress: impl FnMut(&str),
-) -> Result<Vec<Cell>> {
+) -> Result<GridResult> {
     if grid.n < 2 || grid.batch == 0 {
         bail!("need at least 2 images per cell and a batch of at least 1");
     }
-    let reference = reference_stats(net, grid, device)?;
     let data = grid.domain.dataset(Split::Heldout, grid.n);
     let prompts: Vec<String> = (0..grid.n)
         .map(|k| grid.domain.caption(data.sample_index(k)))
         .collect();
     let attrs: Vec<ShapeAttributes> = (0..grid.n).map(|k| data.attributes(k)).collect();
+    let batches: Vec<std::ops::Range<usize>> = (0..grid.n)
+        .step_by(grid.batch)
+        .map(|start| start..(start + grid.batch).min(grid.n))
+        .collect();
+
+    // The real held-out images, featurized once for both FD and the accuracy ceiling.
+    let mut real = Tally::new(net, heads);
+    for r in &batches {
+        let images: Vec<Tensor<4>> = r
+            .clone()
+            .map(|k| from_rgb8(&grid.domain.render(data.sample_index(k)), device))
+            .collect();
+        real.add(net, Tensor::cat(images, 0), &attrs[r.clone()])?;
+    }
+    let reference = real.features.stats()?;
+
     let size = grid.domain.image_size as usize;
     let mut cells = Vec::new();
     for &sampler in &grid.samplers {
@@ -172,69 +198,61 @@ pub fn run_grid(
         for &steps in &grid.steps {
             let scheduler = Scheduler::new(&config, steps)?;
             for &cfg in &grid.cfgs {
-                let mut cell = Cell {
-                    sampler,
-                    steps,
-                    cfg,
-                    fd: Vec::new(),
-                    accuracy: Vec::new(),
-                };
-                let mut correct = vec![0.0; heads.map_or(0, |h| h.names().len())];
-                let mut scored = 0usize;
+                let mut fd = Vec::new();
+                let mut hits = Tally::new(net, heads);
                 for &seed in &grid.seeds {
-                    let mut acc = FeatureAccumulator::new(0);
-                    for start in (0..grid.n).step_by(grid.batch) {
-                        let chunk = prompts[start..(start + grid.batch).min(grid.n)].to_vec();
+                    let mut generated = Tally::new(net, heads);
+                    for r in &batches {
                         let request = Request {
+                            prompts: prompts[r.clone()].to_vec(),
                             negative_prompts: vec![],
                             guidance_scale: cfg,
                             height: size,
                             width: size,
                             init: None,
-                            prompts: chunk.clone(),
                         };
                         // Image k of seed s always gets the same noise: seed·n + k.
                         let mut noise =
-                            SeededNoise::new(seed * grid.n as u64 + start as u64, chunk.len());
+                            SeededNoise::new(seed * grid.n as u64 + r.start as u64, r.len());
                         let out = sd
                             .pipeline()
                             .generate(&scheduler, &request, &mut noise, device)?;
-                        let images = out.images.mul_scalar(2.0).sub_scalar(1.0);
-                        let rows = net.features(images)?;
-                        if let Some(h) = heads {
-                            for (k, row) in rows.iter().enumerate() {
-                                for (c, s) in
-                                    correct.iter_mut().zip(h.score(row, &attrs[start + k])?)
-                                {
-                                    *c += s;
-                                }
-                                scored += 1;
-                            }
-                        }
-                        push(&mut acc, rows)?;
+                        generated.add(
+                            net,
+                            out.images.mul_scalar(2.0).sub_scalar(1.0),
+                            &attrs[r.clone()],
+                        )?;
                     }
-                    let fd = frechet_distance(&acc.stats()?, &reference)?;
+                    let d = frechet_distance(&generated.features.stats()?, &reference)?;
                     progress(&format!(
-                        "{sampler} steps {steps} cfg {cfg} seed {seed}: FD {fd:.4}"
+                        "{sampler} steps {steps} cfg {cfg} seed {seed}: FD {d:.4}"
                     ));
-                    cell.fd.push(fd);
+                    fd.push(d);
+                    hits.correct
+                        .iter_mut()
+                        .zip(&generated.correct)
+                        .for_each(|(a, b)| *a += b);
+                    hits.scored += generated.scored;
                 }
-                if let Some(h) = heads {
-                    cell.accuracy = h
-                        .names()
-                        .into_iter()
-                        .zip(correct.iter().map(|c| c / scored.max(1) as f64))
-                        .collect();
-                }
-                cells.push(cell);
+                cells.push(Cell {
+                    sampler,
+                    steps,
+                    cfg,
+                    fd,
+                    accuracy: hits.accuracy(),
+                });
             }
         }
     }
-    Ok(cells)
+    Ok(GridResult {
+        cells,
+        reference_accuracy: real.accuracy(),
+    })
 }
 
 /// The grid as a markdown table (FD mean ± std over seeds; attribute accuracy when scored).
-pub fn markdown(label: &str, cells: &[Cell], seeds: usize, n: usize) -> String {
+pub fn markdown(label: &str, result: &GridResult, seeds: usize, n: usize) -> String {
+    let cells = &result.cells;
     let heads: Vec<String> = cells
         .first()
         .map(|c| c.accuracy.iter().map(|(h, _)| h.clone()).collect())
@@ -270,6 +288,18 @@ pub fn markdown(label: &str, cells: &[Cell], seeds: usize, n: usize) -> String {
         }
         s.push('\n');
     }
+    if !result.reference_accuracy.is_empty() {
+        let line: Vec<String> = result
+            .reference_accuracy
+            .iter()
+            .map(|(name, a)| format!("{name} {:.1}%", 100.0 * a))
+            .collect();
+        let _ = write!(
+            s,
+            "\nAttribute accuracy of the {n} real held-out images (the heads' ceiling): {}\n",
+            line.join(", ")
+        );
+    }
     s
 }
 
@@ -285,13 +315,22 @@ pub fn csv(label: &str, cells: &[Cell]) -> String {
 }
 
 /// Write `eval.md` and `eval.csv` into `out`.
-pub fn write_report(out: &Path, label: &str, cells: &[Cell], seeds: usize, n: usize) -> Result<()> {
+pub fn write_report(
+    out: &Path,
+    label: &str,
+    result: &GridResult,
+    seeds: usize,
+    n: usize,
+) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let md = out.join("eval.md");
-    std::fs::write(&md, markdown(label, cells, seeds, n))
+    std::fs::write(&md, markdown(label, result, seeds, n))
         .with_context(|| format!("writing {}", md.display()))?;
     let path = out.join("eval.csv");
-    let body = format!("model,sampler,steps,cfg,seed,fd\n{}", csv(label, cells));
+    let body = format!(
+        "model,sampler,steps,cfg,seed,fd\n{}",
+        csv(label, &result.cells)
+    );
     std::fs::write(&path, body).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }

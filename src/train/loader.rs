@@ -10,7 +10,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use adt_data::{BucketBatchSampler, CachedDataset, ImageCaptionDataset, make_batch, stack_arrays};
+use adt_data::{
+    BucketBatchSampler, CachedDataset, ImageCaptionDataset, load_items, make_batch, stack_arrays,
+};
 use adt_plugin::AdtBatch;
 use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
 use burn::data::dataset::DatasetError;
@@ -76,22 +78,8 @@ impl Iterator for EpochIter<'_> {
     fn next(&mut self) -> Option<Self::Item> {
         let indices = self.plan.get(self.next)?.clone();
         self.next += 1;
-        let ds = &self.loader.dataset;
-        ds.set_epoch(self.epoch);
         let epoch = self.epoch;
-        let chunk = indices.len().div_ceil(self.loader.workers).max(1);
-        let items = std::thread::scope(|s| {
-            let handles: Vec<_> = indices
-                .chunks(chunk)
-                .map(|part| {
-                    s.spawn(move || part.iter().map(|&i| ds.load(i, epoch)).collect::<Vec<_>>())
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().expect("loader thread"))
-                .collect::<adt_data::Result<Vec<_>>>()
-        });
+        let items = load_items(&self.loader.dataset, &indices, epoch, self.loader.workers);
         let device = &self.loader.device;
         let batch = items
             .and_then(|items| make_batch(items, device))

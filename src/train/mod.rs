@@ -179,6 +179,18 @@ where
     }
 }
 
+/// One prompt per line; blank lines and `#` comments skipped; the error names the file.
+pub fn read_prompt_file(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading prompt file {}", path.display()))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect())
+}
+
 /// The resolved config of an existing run directory.
 pub fn run_config(run_dir: &Path) -> Result<TrainConfig> {
     let path = run_dir.join(TRAIN_CONFIG_FILE);
@@ -238,14 +250,7 @@ fn validation_plan(
     }
     let mut prompts = v.prompts.clone();
     if let Some(file) = &v.prompt_file {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("[validation] prompt_file {}", file.display()))?;
-        prompts.extend(
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(String::from),
-        );
+        prompts.extend(read_prompt_file(file).context("[validation] prompt_file")?);
     }
     let sampler = match &v.sampler {
         Some(s) => s.parse().map_err(anyhow::Error::msg)?,

@@ -127,29 +127,7 @@ impl DataStream {
     /// The next batch's items, in sampler order.
     pub fn next_items(&mut self) -> Result<Vec<ImageCaptionItem>> {
         let (epoch, indices) = self.sampler.next_batch();
-        self.dataset.set_epoch(epoch);
-        let ds = &self.dataset;
-        let chunk = indices.len().div_ceil(self.workers).max(1);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = indices
-                .chunks(chunk)
-                .map(|part| {
-                    scope.spawn(move || {
-                        part.iter()
-                            .map(|&i| ds.load(i, epoch))
-                            .collect::<Result<Vec<_>>>()
-                    })
-                })
-                .collect();
-            let mut items = Vec::with_capacity(indices.len());
-            for h in handles {
-                let part = h.join().map_err(|_| {
-                    DataError::NoDecodableImage("a loader thread panicked".into())
-                })??;
-                items.extend(part);
-            }
-            Ok(items)
-        })
+        load_items(&self.dataset, &indices, epoch, self.workers)
     }
 
     /// The next batch as tensors on `device`.
@@ -157,4 +135,35 @@ impl DataStream {
         let items = self.next_items()?;
         make_batch(items, device)
     }
+}
+
+/// Load `indices` of `dataset` as seen in `epoch` on `workers` threads, in order.
+pub fn load_items(
+    dataset: &ImageCaptionDataset,
+    indices: &[usize],
+    epoch: u64,
+    workers: usize,
+) -> Result<Vec<ImageCaptionItem>> {
+    dataset.set_epoch(epoch);
+    let chunk = indices.len().div_ceil(workers.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = indices
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|&i| dataset.load(i, epoch))
+                        .collect::<Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        let mut items = Vec::with_capacity(indices.len());
+        for h in handles {
+            let part = h
+                .join()
+                .map_err(|_| DataError::NoDecodableImage("a loader thread panicked".into()))??;
+            items.extend(part);
+        }
+        Ok(items)
+    })
 }

@@ -26,7 +26,9 @@ pub mod source;
 pub mod split;
 pub mod transform;
 
-pub use batch::{DataStream, ImageCaptionBatch, ImageCaptionBatcher, make_batch, stack_images};
+pub use batch::{
+    DataStream, ImageCaptionBatch, ImageCaptionBatcher, load_items, make_batch, stack_images,
+};
 pub use bucket::{BucketConfig, Buckets};
 pub use cache::{
     Arrays, CacheEncoder, CacheKey, CacheOptions, CacheStats, CachedArray, CachedSample, FnEncoder,

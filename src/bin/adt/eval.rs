@@ -4,9 +4,7 @@
 use std::path::PathBuf;
 
 use adt::data::ShapesDomain;
-use adt::eval::{
-    AttributeHeads, FeatureNet, Grid, markdown, reference_accuracy, run_grid, write_report,
-};
+use adt::eval::{AttributeHeads, FeatureNet, Grid, markdown, run_grid, write_report};
 use adt::models::common::ModelSource;
 use adt::models::schedulers::SamplerName;
 use adt::models::sd15::Sd15;
@@ -80,32 +78,15 @@ impl EvalArgs {
             ModelSource::Local(dir) => AttributeHeads::load(&dir)?,
             ModelSource::Hub { .. } => None,
         };
-        let cells = run_grid(&sd, &net, heads.as_ref(), &grid, &device, |line| {
+        let result = run_grid(&sd, &net, heads.as_ref(), &grid, &device, |line| {
             eprintln!("{line}")
         })?;
         let label = match &self.unet {
             Some(u) => u.display().to_string(),
             None => sd.source.clone(),
         };
-        write_report(&self.out, &label, &cells, self.seeds.len(), self.n)?;
-        println!("{}", markdown(&label, &cells, self.seeds.len(), self.n));
-        if let Some(h) = &heads {
-            let real = reference_accuracy(&net, h, &grid, &device)?;
-            let line: Vec<String> = real
-                .iter()
-                .map(|(name, a)| format!("{name} {:.1}%", 100.0 * a))
-                .collect();
-            let text = format!(
-                "\nAttribute accuracy of the {} real held-out images (the heads' ceiling): {}\n",
-                self.n,
-                line.join(", ")
-            );
-            println!("{text}");
-            let md = self.out.join("eval.md");
-            let mut body = std::fs::read_to_string(&md)?;
-            body.push_str(&text);
-            std::fs::write(&md, body)?;
-        }
+        write_report(&self.out, &label, &result, self.seeds.len(), self.n)?;
+        println!("{}", markdown(&label, &result, self.seeds.len(), self.n));
         println!("wrote {}/eval.md and eval.csv", self.out.display());
         Ok(())
     }

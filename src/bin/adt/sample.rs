@@ -1,13 +1,14 @@
 //! `adt sample`: prompts → PNGs with an SD1.x checkpoint (base or tuned UNet), any sampler.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use adt::models::common::ModelSource;
 use adt::models::schedulers::{SAMPLER_NAMES, SamplerName, Scheduler};
 use adt::models::sd15::image_io::{load_image, save_png, to_rgb8};
 use adt::models::sd15::{InitImage, Request, Sd15, SeededNoise};
+use adt::train::read_prompt_file;
 use anyhow::{Context, Result, bail};
 
 use crate::device::DeviceArg;
@@ -184,16 +185,4 @@ impl SampleArgs {
         }
         Ok(prompts)
     }
-}
-
-/// One prompt per line; blank lines and `#` comments skipped; the error names the file.
-pub fn read_prompt_file(path: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading prompt file {}", path.display()))?;
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(String::from)
-        .collect())
 }

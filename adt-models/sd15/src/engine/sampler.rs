@@ -5,6 +5,8 @@ use adt_plugin::traits::{NoiseLevel, NoiseSchedule, Prediction, Sampler, Sampler
 use adt_schedulers::{
     NoiseSchedule as AlphaTable, PredictionType, SamplerName, Scheduler, SchedulerConfig, StepState,
 };
+use std::sync::{Arc, Mutex};
+
 use burn::prelude::*;
 
 use crate::error::{Result, Sd15Error};
@@ -21,11 +23,13 @@ pub fn engine_prediction(config: &SchedulerConfig) -> Result<Prediction> {
     }
 }
 
-/// A deterministic diffusers sampler, rebuilt for whatever step count `m` the engine asks.
-#[derive(Debug, Clone)]
+/// A deterministic diffusers sampler, set to whatever step count `m` the engine asks (the
+/// schedule of the last `m` is kept: the engine asks for the same `m` every step).
+#[derive(Debug)]
 pub struct SchedulerSampler {
     name: SamplerName,
     config: SchedulerConfig,
+    last: Mutex<Option<Arc<Scheduler>>>,
 }
 
 impl SchedulerSampler {
@@ -39,12 +43,27 @@ impl SchedulerSampler {
             )));
         }
         Scheduler::new(&config, 1)?; // reject unusable configs now, not mid-training
-        Ok(Self { name, config })
+        Ok(Self {
+            name,
+            config,
+            last: Mutex::new(None),
+        })
     }
 
-    fn schedule(&self, m: usize) -> Scheduler {
-        // Validated in `new`; only the step count varies.
-        Scheduler::new(&self.config, m).unwrap_or_else(|e| panic!("{}: {m} steps: {e}", self.name))
+    fn schedule(&self, m: usize) -> Arc<Scheduler> {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        match last.as_ref() {
+            Some(s) if s.num_inference_steps() == m => s.clone(),
+            _ => {
+                // Validated in `new`; only the step count varies.
+                let s = Arc::new(
+                    Scheduler::new(&self.config, m)
+                        .unwrap_or_else(|e| panic!("{}: {m} steps: {e}", self.name)),
+                );
+                *last = Some(s.clone());
+                s
+            }
+        }
     }
 }
 
