@@ -39,16 +39,7 @@ pub fn heads() -> Vec<(&'static str, Vec<String>)> {
         ("size", names(ShapeSize::ALL.map(ShapeSize::name).to_vec())),
         (
             "position",
-            Position::ALL
-                .iter()
-                .map(|p| {
-                    p.phrase()
-                        .trim_start_matches("at ")
-                        .trim_start_matches("on ")
-                        .trim_start_matches("in ")
-                        .to_string()
-                })
-                .collect(),
+            names(Position::ALL.iter().map(|p| p.name()).collect()),
         ),
         (
             "background",

@@ -127,13 +127,7 @@ fn target(a: &ShapeAttributes, head: &str) -> Option<String> {
         "color" => a.color.name().to_string(),
         "size" => a.size.name().to_string(),
         "background" => a.background.name().to_string(),
-        "position" => a
-            .position
-            .phrase()
-            .trim_start_matches("at ")
-            .trim_start_matches("on ")
-            .trim_start_matches("in ")
-            .to_string(),
+        "position" => a.position.name().to_string(),
         _ => return None,
     })
 }

@@ -248,6 +248,12 @@ impl Position {
         PHRASES[self.row.min(2) as usize][self.col.min(2) as usize]
     }
 
+    /// The phrase without its preposition ("the top left", "the center"): a class name.
+    pub fn name(self) -> &'static str {
+        let p = self.phrase();
+        p.split_once(' ').map_or(p, |(_, rest)| rest)
+    }
+
     /// The cell's pixel rectangle `(x0, y0, x1, y1)` (exclusive end) in an
     /// image of `size`×`size`.
     pub fn cell(self, size: u32) -> (u32, u32, u32, u32) {
