@@ -11,7 +11,10 @@
 pub use adt_data as data;
 pub use adt_plugin as plugin;
 
+pub mod assets;
+pub mod device;
 pub mod eval;
+pub mod quickstart;
 pub mod train;
 pub use adt_tui as tui;
 

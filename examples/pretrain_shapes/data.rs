@@ -12,14 +12,32 @@ pub fn domain(seed: u64) -> ShapesDomain {
     ShapesDomain::new(IMAGE_SIZE as u32, seed)
 }
 
-/// Images of split elements `ks` as `[B, 3, H, W]` in `[-1, 1]`.
+/// Images of split elements `ks` as `[B, 3, H, W]` in `[-1, 1]`, rendered on every
+/// core (a GPU step would otherwise wait on single-threaded rendering).
 pub fn images(domain: &ShapesDomain, split: Split, ks: &[u64], device: &Device) -> Tensor<4> {
     let s = domain.image_size as usize;
-    let mut data = Vec::with_capacity(ks.len() * 3 * s * s);
-    for (i, &k) in ks.iter().enumerate() {
-        data.extend(domain.item(split.index(k), i).image.data);
-    }
-    Tensor::from_data(TensorData::new(data, [ks.len(), 3, s, s]), device)
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = ks.len().div_ceil(threads).max(16);
+    let parts: Vec<Vec<f32>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = ks
+            .chunks(chunk)
+            .enumerate()
+            .map(|(c, part)| {
+                scope.spawn(move || {
+                    let mut data = Vec::with_capacity(part.len() * 3 * s * s);
+                    for (j, &k) in part.iter().enumerate() {
+                        data.extend(domain.item(split.index(k), c * chunk + j).image.data);
+                    }
+                    data
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("rendering thread"))
+            .collect()
+    });
+    Tensor::from_data(TensorData::new(parts.concat(), [ks.len(), 3, s, s]), device)
 }
 
 /// The captions of split elements `ks`.
@@ -94,4 +112,67 @@ pub fn lr_at(step: usize, total: usize, warmup: usize, peak: f64) -> f64 {
     let p = (step - warmup) as f64 / (total - warmup).max(1) as f64;
     let floor = peak * 0.1;
     floor + (peak - floor) * 0.5 * (1.0 + (std::f64::consts::PI * p.min(1.0)).cos())
+}
+
+/// Losses are read back from the device every `LOSS_EVERY` steps (and at the last):
+/// a read is a device sync, which would stall a GPU's command queue on every step.
+pub const LOSS_EVERY: usize = 10;
+
+/// Whether step `step` (0-based) of `steps` reads its losses back.
+pub fn reads_loss(step: usize, steps: usize) -> bool {
+    step % LOSS_EVERY == 0 || step + 1 == steps
+}
+
+/// Running mean of the losses read back (exponential, about the last 50 steps).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Running {
+    pub value: f64,
+    started: bool,
+}
+
+impl Running {
+    pub fn push(&mut self, v: f64) {
+        self.value = if self.started {
+            self.value + 0.2 * (v - self.value)
+        } else {
+            v
+        };
+        self.started = true;
+    }
+}
+
+/// Seconds per training step after the first `WARM_STEPS` (which include kernel
+/// compilation and autotuning on a GPU); what `--probe` reports.
+pub struct StepClock {
+    warm_at: Option<std::time::Instant>,
+    pub start: std::time::Instant,
+}
+
+pub const WARM_STEPS: usize = 3;
+
+impl StepClock {
+    pub fn new() -> Self {
+        Self {
+            warm_at: None,
+            start: std::time::Instant::now(),
+        }
+    }
+
+    /// Call at the end of step `step` (after its losses were read, if any).
+    pub fn tick(&mut self, step: usize) {
+        if step + 1 == WARM_STEPS {
+            self.warm_at = Some(std::time::Instant::now());
+        }
+    }
+
+    /// Seconds per step after the warm-up, given the total step count (call after the
+    /// last step, whose loss read synchronises the device).
+    pub fn per_step(&self, steps: usize) -> f64 {
+        match self.warm_at {
+            Some(t) if steps > WARM_STEPS => {
+                t.elapsed().as_secs_f64() / (steps - WARM_STEPS) as f64
+            }
+            _ => self.start.elapsed().as_secs_f64() / steps.max(1) as f64,
+        }
+    }
 }

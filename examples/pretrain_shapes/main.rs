@@ -16,9 +16,12 @@
 //! `cargo run --release --example pretrain_shapes -- --out assets/shapes`
 //! (`--scale 0.02` for a quick smoke run with 2% of the steps; `--check-guidance` samples
 //! an existing output folder at several guidance scales and measures how much the text
-//! changes the UNet's prediction, training nothing).
+//! changes the UNet's prediction, training nothing; `--probe` times a few steps of every
+//! phase at the given batch sizes so a run can be sized to a time budget;
+//! `--features wgpu` + `--device wgpu` trains on a GPU).
 
 mod data;
+mod further;
 mod tokenizer;
 mod unet;
 mod vae;
@@ -27,6 +30,7 @@ mod vit;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use adt::device::DeviceArg;
 use adt_clip::ClipTokenizer;
 use adt_data::Split;
 use adt_models_common::{ModelSource, save_safetensors};
@@ -46,40 +50,65 @@ use crate::vit::{VitSpec, format_accuracy};
 #[command(
     about = "Train the tiny pretrained shapes models and write them as a diffusers pipeline folder"
 )]
-struct Args {
+pub(crate) struct Args {
     /// Output folder (replaced when it holds a previous output).
     #[arg(long, default_value = "assets/shapes")]
-    out: PathBuf,
+    pub(crate) out: PathBuf,
     #[arg(long, default_value_t = 0)]
-    seed: u64,
+    pub(crate) seed: u64,
     /// Multiplies every phase's step count (e.g. 0.02 for a smoke run).
     #[arg(long, default_value_t = 1.0)]
-    scale: f64,
+    pub(crate) scale: f64,
     #[arg(long, default_value_t = 400)]
-    vae_steps: usize,
+    pub(crate) vae_steps: usize,
     #[arg(long, default_value_t = 900)]
-    unet_steps: usize,
+    pub(crate) unet_steps: usize,
     #[arg(long, default_value_t = 250)]
-    vit_steps: usize,
+    pub(crate) vit_steps: usize,
     /// Train nothing: sample the pipeline already in `--out` at several guidance
     /// scales and print the evaluation network's attribute accuracy for each.
     #[arg(long)]
-    check_guidance: bool,
+    pub(crate) check_guidance: bool,
     /// CLIP BPE merges kept in the tokenizer.
     #[arg(long, default_value_t = 1000)]
-    merges: usize,
+    pub(crate) merges: usize,
+    #[arg(long, default_value_t = 16)]
+    pub(crate) vae_batch: usize,
+    #[arg(long, default_value_t = 32)]
+    pub(crate) unet_batch: usize,
+    #[arg(long, default_value_t = 64)]
+    pub(crate) vit_batch: usize,
+    /// Peak learning rate of the UNet + text encoder.
+    #[arg(long, default_value_t = 1e-3)]
+    pub(crate) unet_lr: f64,
+    /// Weight the UNet's ε-MSE per sample by clamp(1/SNR(t), 1, CAP) (see `unet::snr_weight`).
+    #[arg(long)]
+    pub(crate) snr_weight_cap: Option<f64>,
+    /// Train images encoded once for the UNet (its data pool).
+    #[arg(long, default_value_t = 8192)]
+    pub(crate) pool: usize,
+    /// Where to train and sample (`wgpu` needs `--features wgpu`).
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    pub(crate) device: DeviceArg,
+    /// Copy this earlier output folder to `--out` and train only its UNet + text encoder
+    /// further, for `--unet-steps` (warm-up, then cosine from `--unet-lr`); the README gets a
+    /// section on the continuation and the samples are redrawn.
+    #[arg(long)]
+    pub(crate) continue_from: Option<PathBuf>,
+    /// Train every phase for a few steps only (into a temporary folder) and print one JSON
+    /// line with each phase's seconds per step and fixed costs, to size a run to a budget.
+    #[arg(long)]
+    pub(crate) probe: bool,
 }
 
-const VAE_BATCH: usize = 16;
-const UNET_BATCH: usize = 32;
-const VIT_BATCH: usize = 64;
-const POOL: usize = 8192;
-const SAMPLES: usize = 64;
-const GUIDANCE: f64 = 5.0;
-const DDIM_STEPS: usize = 25;
+/// Steps per phase under `--probe`.
+const PROBE_STEPS: usize = 13;
+pub(crate) const SAMPLES: usize = 64;
+pub(crate) const GUIDANCE: f64 = 5.0;
+pub(crate) const DDIM_STEPS: usize = 25;
 
 /// SD1.5's schedule, as a DDIM config.
-fn scheduler_json() -> serde_json::Value {
+pub(crate) fn scheduler_json() -> serde_json::Value {
     json!({
         "_class_name": "DDIMScheduler",
         "_diffusers_version": "0.37.1",
@@ -119,12 +148,26 @@ struct Phase {
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    let device = args.device.device();
     if args.check_guidance {
-        return check_guidance(&args);
+        return check_guidance(&args, &device);
     }
-    let steps = |n: usize| ((n as f64 * args.scale).round() as usize).max(2);
+    if let Some(from) = &args.continue_from {
+        return further::run(&args, from, &device);
+    }
+    let steps = |n: usize| {
+        if args.probe {
+            PROBE_STEPS
+        } else {
+            ((n as f64 * args.scale).round() as usize).max(2)
+        }
+    };
     let log_every = |n: usize| (n / 20).max(1);
-    let out = args.out.clone();
+    let out = if args.probe {
+        std::env::temp_dir().join("pretrain_shapes_probe")
+    } else {
+        args.out.clone()
+    };
     if out.exists() {
         let ours = out.join("MANIFEST.sha256").exists() || out.read_dir()?.next().is_none();
         if !ours {
@@ -162,8 +205,9 @@ fn main() -> Result<()> {
         &domain,
         args.seed,
         vae_steps,
-        VAE_BATCH,
+        args.vae_batch,
         log_every(vae_steps),
+        &device,
     )?;
     vae.save_pretrained(&out.join("vae"))?;
     phases.push(Phase {
@@ -190,9 +234,13 @@ fn main() -> Result<()> {
         vocab_size,
         seed: args.seed,
         steps: unet_steps,
-        batch: UNET_BATCH,
-        pool: POOL.min(unet_steps * UNET_BATCH),
+        batch: args.unet_batch,
+        pool: args.pool.min(unet_steps * args.unet_batch),
         log_every: log_every(unet_steps),
+        lr: args.unet_lr,
+        device: device.clone(),
+        init: None,
+        snr_weight_cap: args.snr_weight_cap,
     })?;
     t2i.unet.save_pretrained(&out.join("unet"))?;
     std::fs::create_dir_all(out.join("text_encoder"))?;
@@ -233,15 +281,16 @@ fn main() -> Result<()> {
         &domain,
         disc_spec,
         vit_steps,
-        VIT_BATCH,
+        args.vit_batch,
         &out.join("dinov2_disc"),
         false,
         log_every(vit_steps),
+        &device,
     )?;
     // The discriminator loader accepts it.
     let disc_model = adt_dinov2::Dinov2Model::from_pretrained(
         &ModelSource::Local(out.join("dinov2_disc")),
-        &Device::flex(),
+        &device,
     )?;
     adt_dinov2::Dinov2Discriminator::new(
         adt_dinov2::Dinov2Backbone::new(
@@ -262,21 +311,44 @@ fn main() -> Result<()> {
         &domain,
         eval_spec,
         vit_steps,
-        VIT_BATCH,
+        args.vit_batch,
         &out.join("dinov2_eval"),
         true,
         log_every(vit_steps),
+        &device,
     )?;
     write_heads_json(&out.join("dinov2_eval/heads.json"), &eval_report)?;
     phases.push(Phase {
         name: "dinov2_eval",
         seconds: t.elapsed().as_secs_f64(),
     });
+    if args.probe {
+        let seconds = |name: &str| {
+            phases
+                .iter()
+                .find(|p| p.name == name)
+                .map_or(0.0, |p| p.seconds)
+        };
+        println!(
+            "{}",
+            json!({
+                "device": args.device.to_string(),
+                "steps": PROBE_STEPS,
+                "vae": {"batch": args.vae_batch, "sec_per_step": vae_report.sec_per_step, "phase_seconds": seconds("vae")},
+                "unet": {"batch": args.unet_batch, "sec_per_step": unet_report.sec_per_step, "phase_seconds": seconds("unet + text encoder"),
+                         "encode_seconds": unet_report.encode_seconds, "pool": unet_report.pool},
+                "dinov2_disc": {"batch": args.vit_batch, "sec_per_step": disc_report.sec_per_step, "phase_seconds": seconds("dinov2_disc")},
+                "dinov2_eval": {"batch": args.vit_batch, "sec_per_step": eval_report.sec_per_step, "phase_seconds": seconds("dinov2_eval")},
+            })
+        );
+        std::fs::remove_dir_all(&out)?;
+        return Ok(());
+    }
 
     // 4. Load the pipeline folder back and sample held-out captions.
     let t = Instant::now();
-    let device = Device::flex();
-    let (generated, gen_acc) = sample_and_score(&out, &domain, &eval_net, args.seed, GUIDANCE)?;
+    let (generated, gen_acc) =
+        sample_and_score(&out, &domain, &eval_net, args.seed, GUIDANCE, &device)?;
     let ks: Vec<u64> = (0..SAMPLES as u64).collect();
     let prompts = data::captions(&domain, Split::Heldout, &ks);
     let labels = data::label_tensors(&domain, Split::Heldout, &ks, &device);
@@ -353,7 +425,7 @@ fn write_heads_json(path: &Path, report: &vit::VitReport) -> Result<()> {
 }
 
 /// Files under `dir`, sorted, as relative `/`-separated paths.
-fn files(dir: &Path) -> Result<Vec<String>> {
+pub(crate) fn files(dir: &Path) -> Result<Vec<String>> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
         for entry in std::fs::read_dir(dir)? {
             let path = entry?.path();
@@ -378,7 +450,7 @@ fn files(dir: &Path) -> Result<Vec<String>> {
 }
 
 /// `sha256sum -c`-compatible manifest of every other file.
-fn write_manifest(dir: &Path) -> Result<()> {
+pub(crate) fn write_manifest(dir: &Path) -> Result<()> {
     let mut text = String::new();
     for rel in files(dir)? {
         if rel == "MANIFEST.sha256" {
@@ -432,26 +504,29 @@ impl Report<'_> {
         s.push_str(
             "Everything in this folder is written by `examples/pretrain_shapes` from a seed, with the \
              project's own model code (adt-diffusion, adt-clip, adt-dinov2, adt-schedulers, adt-sd15) \
-             on burn's CPU backend. The domain is `adt_data::ShapesDomain` at 32×32 \
+             on burn. The domain is `adt_data::ShapesDomain` at 32×32 \
              (one coloured shape — 6 kinds, 8 colours, 2 sizes, 9 positions — on another colour's \
              background, captioned e.g. \"a large red circle on a blue background at the top left\"); \
              training uses its train split (even indices), every number below its held-out split.\n\n",
         );
         s.push_str(&format!(
             "Regenerate (overwrites this folder; timings below are from that run):\n\n```sh\n\
-             cargo run --release --example pretrain_shapes -- --out assets/shapes --seed {} \
-             --vae-steps {} --unet-steps {} --vit-steps {} --merges {}\n```\n\n\
+             cargo run --release{} --example pretrain_shapes -- --out assets/shapes --seed {} \
+             --vae-steps {} --unet-steps {} --vit-steps {} --merges {} --vae-batch {} --unet-batch {} \
+             --vit-batch {} --unet-lr {} --pool {} --device {}\n```\n\n\
              `sha256sum -c MANIFEST.sha256` (run in this folder) checks the files. Runs are \
-             deterministic for one machine and thread count; other CPUs may differ in the last \
-             float bits (thread-parallel reductions), hence in the weights' hashes.\n\n",
-            a.seed, a.vae_steps, a.unet_steps, a.vit_steps, a.merges
+             deterministic for one machine, backend and thread count; other machines may differ in \
+             the last float bits (parallel reductions), hence in the weights' hashes.\n\n",
+            if a.device == DeviceArg::Cpu { "" } else { " --features wgpu" },
+            a.seed, a.vae_steps, a.unet_steps, a.vit_steps, a.merges, a.vae_batch, a.unet_batch,
+            a.vit_batch, a.unet_lr, a.pool, a.device
         ));
         s.push_str(&format!(
             "## What is here\n\n\
              - A diffusers `StableDiffusionPipeline` folder (`model_index.json`, `unet/`, `vae/`, \
              `text_encoder/`, `tokenizer/`, `scheduler/`) that `adt_sd15::Sd15::from_pretrained` loads:\n\
              \x20 - `vae/`: `AutoencoderKL`, block_out_channels (16, 32, 32), 1 layer per block, 4 latent \
-             channels, downscale 4 (32×32 RGB ↔ 4×8×8), {} parameters. Trained {} steps × batch {VAE_BATCH} \
+             channels, downscale 4 (32×32 RGB ↔ 4×8×8), {} parameters. Trained {} steps × batch {} \
              with L1 + L2 reconstruction + {} × KL (per element), AdamW (lr 2e-3, warm-up min(100, steps/10), cosine to 2e-4). `scaling_factor` = 1/std of the \
              encoder means over 1024 train images = 1/{:.4} = **{:.5}** (latent mean {:.4}; diffusers \
              convention, no shift).\n\
@@ -468,7 +543,7 @@ impl Report<'_> {
              \x20 UNet + text encoder: {} steps × batch {} of ε-prediction MSE at uniform timesteps on the \
              SD1.5 ᾱ table (`adt_schedulers::NoiseSchedule`), latents of {} train images encoded once \
              (posterior mean × scaling_factor), {}% of captions replaced by the empty prompt (for CFG), \
-             AdamW (lr 1e-3, warm-up min(200, steps/10), cosine to 1e-4, weight decay 0.01); the exported weights are the \
+             AdamW (lr {}, warm-up min(200, steps/10), cosine to a tenth, weight decay 0.01); the exported weights are the \
              EMA (decay {}).\n\
              - `dinov2_disc/`: the discriminator backbone — a transformers `Dinov2Model` (hidden {}, {} layers, \
              {} heads, patch {}, image 32, {} parameters), `Dinov2Model::from_pretrained` / \
@@ -477,21 +552,21 @@ impl Report<'_> {
              {} parameters, another seed and train stretch) plus its attribute heads \
              (`heads.safetensors`, classes in `heads.json`) to measure attribute accuracy of generated images.\n\
              \x20 Both ViTs: supervised from scratch on the five attributes (a linear head per attribute on \
-             the final-normed CLS token, summed cross-entropy), {} steps × batch {VIT_BATCH}, AdamW \
+             the final-normed CLS token, summed cross-entropy), {} steps × batch {}, AdamW \
              (lr 1e-3, warm-up min(100, steps/10), cosine to 1e-4, weight decay 0.05); inputs ImageNet-normalised as \
              `Dinov2Backbone` does.\n\
              - `samples.png`: 16 samples of the pipeline as loaded from this folder (DDIM {DDIM_STEPS} steps, \
              CFG {GUIDANCE}, no negative prompt) for the first 16 held-out captions (row-major, listed \
              below), upscaled ×4 (nearest); `samples_reference.png`: the real held-out images of the same \
              captions.\n\n",
-            v.params, v.steps, vae::KL_WEIGHT, v.latent_std, 1.0 / v.latent_std, v.latent_mean,
+            v.params, v.steps, v.batch, vae::KL_WEIGHT, v.latent_std, 1.0 / v.latent_std, v.latent_mean,
             unet::TEXT_HIDDEN, u.unet_params,
             unet::TEXT_HIDDEN, u.text_params,
             a.merges, self.vocab_size, u.tokens_per_caption,
-            u.steps, u.batch, u.pool, (unet::CAPTION_DROPOUT * 100.0).round(), unet::EMA_DECAY,
+            u.steps, u.batch, u.pool, (unet::CAPTION_DROPOUT * 100.0).round(), u.lr, unet::EMA_DECAY,
             self.vits[0].spec.hidden, self.vits[0].spec.layers, self.vits[0].spec.heads, self.vits[0].spec.patch, self.vits[0].params,
             self.vits[1].spec.hidden, self.vits[1].spec.layers, self.vits[1].spec.heads, self.vits[1].spec.patch, self.vits[1].params,
-            self.vits[0].steps,
+            self.vits[0].steps, self.vits[0].batch,
         ));
         s.push_str("## Measured\n\n");
         s.push_str(&format!(
@@ -530,7 +605,17 @@ impl Report<'_> {
                 self.unet.steps
             ));
         }
-        s.push_str("\nPhase timings (2-core CPU, burn `flex` backend, release build):\n\n| phase | seconds |\n|---|---|\n");
+        s.push_str(&format!(
+            "\nPhase timings ({}, release build):\n\n| phase | seconds |\n|---|---|\n",
+            match a.device {
+                DeviceArg::Cpu => format!(
+                    "burn `flex` on the CPU, {} threads",
+                    std::thread::available_parallelism().map_or(1, |n| n.get())
+                ),
+                #[allow(unreachable_patterns)]
+                _ => "burn `wgpu`, the GPU's default adapter".to_string(),
+            }
+        ));
         for p in self.phases {
             s.push_str(&format!("| {} | {:.0} |\n", p.name, p.seconds));
         }
@@ -548,14 +633,15 @@ impl Report<'_> {
 
 /// `SAMPLES` held-out captions sampled from the pipeline folder `out` at `guidance`;
 /// images in `[0, 1]` and the evaluation network's accuracy on them.
-fn sample_and_score(
+pub(crate) fn sample_and_score(
     out: &Path,
     domain: &adt_data::ShapesDomain,
     eval_net: &vit::AttributeClassifier,
     seed: u64,
     guidance: f64,
+    device: &Device,
 ) -> Result<(Tensor<4>, [f64; 5])> {
-    let device = Device::flex();
+    let device = device.clone();
     let sd = Sd15::from_pretrained(&ModelSource::Local(out.to_path_buf()), &device)?;
     let scheduler = Scheduler::new(&sd.scheduler.config(SamplerName::DDIM)?, DDIM_STEPS)?;
     let ks: Vec<u64> = (0..SAMPLES as u64).collect();
@@ -587,19 +673,19 @@ fn sample_and_score(
     Ok((generated, acc))
 }
 
-fn check_guidance(args: &Args) -> Result<()> {
-    let device = Device::flex();
+fn check_guidance(args: &Args, device: &Device) -> Result<()> {
     let dir = args.out.join("dinov2_eval");
-    let vit = adt_dinov2::Dinov2Model::from_pretrained(&ModelSource::Local(dir.clone()), &device)?;
+    let vit = adt_dinov2::Dinov2Model::from_pretrained(&ModelSource::Local(dir.clone()), device)?;
     let hidden = vit.config().hidden_size;
     let eval_net = vit::AttributeClassifier {
         vit,
-        heads: vit::load_heads(&dir.join("heads.safetensors"), hidden, &device)?,
+        heads: vit::load_heads(&dir.join("heads.safetensors"), hidden, device)?,
     };
     let domain = data::domain(args.seed);
-    conditioning_check(&args.out, &device)?;
+    conditioning_check(&args.out, device)?;
     for guidance in [1.0, 2.0, 3.0, 5.0, 7.5] {
-        let (images, acc) = sample_and_score(&args.out, &domain, &eval_net, args.seed, guidance)?;
+        let (images, acc) =
+            sample_and_score(&args.out, &domain, &eval_net, args.seed, guidance, device)?;
         eprintln!("guidance {guidance}: {}", format_accuracy(&acc));
         let rgb = to_rgb8(images);
         save_png(

@@ -17,7 +17,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
-use crate::data::{captions, images, lr_at, to_vec};
+use crate::data::{Running, StepClock, captions, images, lr_at, reads_loss, to_vec};
 
 /// Text width = the UNet's `cross_attention_dim`.
 pub const TEXT_HIDDEN: usize = 64;
@@ -87,6 +87,11 @@ pub struct UnetReport {
     pub unet_params: usize,
     pub text_params: usize,
     pub tokens_per_caption: f64,
+    pub lr: f64,
+    /// Seconds per step after the warm-up.
+    pub sec_per_step: f64,
+    /// Seconds spent rendering and encoding the pool.
+    pub encode_seconds: f64,
 }
 
 pub struct Setup<'a> {
@@ -101,11 +106,25 @@ pub struct Setup<'a> {
     /// Train images encoded once up front.
     pub pool: usize,
     pub log_every: usize,
+    /// Peak learning rate (AdamW, warm-up then cosine to a tenth).
+    pub lr: f64,
+    pub device: Device,
+    /// Start from these weights (on the autodiff device) instead of a fresh model.
+    pub init: Option<TextToImage>,
+    /// Per-sample weight of the ε-MSE: `clamp(1/SNR(t), 1, cap)`; `None` = unweighted.
+    pub snr_weight_cap: Option<f64>,
+}
+
+/// `clamp(1/SNR(t), 1, cap)`: the ε-loss in x0 terms is SNR·‖x0 − x̂0‖², so at high noise,
+/// where the caption decides the colours, the plain ε-loss barely rewards reading it; this
+/// weight makes those timesteps count as an x0-loss (capped), low-noise ones unchanged.
+pub fn snr_weight(schedule: &NoiseSchedule, t: usize, cap: f64) -> f64 {
+    (1.0 / schedule.snr_at(t)).clamp(1.0, cap)
 }
 
 /// Train; returns the EMA model (plain device).
 pub fn train(s: &Setup<'_>) -> Result<(TextToImage, UnetReport)> {
-    let plain = Device::flex();
+    let plain = &s.device;
     // Latents of the pool (scaled like the pipeline scales them), and token ids.
     let t0 = std::time::Instant::now();
     let mut latents: Vec<f32> = Vec::with_capacity(s.pool * 256);
@@ -115,7 +134,7 @@ pub fn train(s: &Setup<'_>) -> Result<(TextToImage, UnetReport)> {
         let ks: Vec<u64> = (start as u64..(start + 256).min(s.pool) as u64).collect();
         let z = s
             .vae
-            .encode(images(s.domain, Split::Train, &ks, &plain))
+            .encode(images(s.domain, Split::Train, &ks, plain))
             .mean;
         latents.extend(to_vec(s.vae.scale_latents(z)));
         for c in captions(s.domain, Split::Train, &ks) {
@@ -125,18 +144,22 @@ pub fn train(s: &Setup<'_>) -> Result<(TextToImage, UnetReport)> {
     }
     let empty = s.tokenizer.encode("")?;
     let tokens_per_caption = token_count as f64 / s.pool as f64;
+    let encode_seconds = t0.elapsed().as_secs_f64();
     eprintln!(
         "[unet] encoded {} train images and captions ({tokens_per_caption:.1} tokens each) in {:.0}s",
         s.pool,
         t0.elapsed().as_secs_f64()
     );
 
-    let device = Device::flex().autodiff();
+    let device = plain.clone().autodiff();
     device.seed(s.seed);
     let text_config: ClipTextConfig = serde_json::from_value(text_config_json(s.vocab_size))?;
-    let mut model = TextToImage {
-        unet: UNet2DConditionModel::new(&unet_config(), &device)?,
-        text_encoder: ClipTextModel::new(&text_config, false, &device)?,
+    let mut model = match &s.init {
+        Some(m) => m.clone(),
+        None => TextToImage {
+            unet: UNet2DConditionModel::new(&unet_config(), &device)?,
+            text_encoder: ClipTextModel::new(&text_config, false, &device)?,
+        },
     };
     let (unet_params, text_params) = (model.unet.num_params(), model.text_encoder.num_params());
     eprintln!(
@@ -147,8 +170,8 @@ pub fn train(s: &Setup<'_>) -> Result<(TextToImage, UnetReport)> {
     let mut optim = AdamWConfig::new().with_weight_decay(1e-2).init();
     let mut rng = ChaCha8Rng::seed_from_u64(s.seed ^ 0x756e_6574);
     let n_train = s.schedule.num_train_timesteps();
-    let mut loss_avg = 0.0;
-    let start = std::time::Instant::now();
+    let mut loss_avg = Running::default();
+    let mut clock = StepClock::new();
     for step in 0..s.steps {
         let picks: Vec<usize> = (0..s.batch).map(|_| rng.random_range(0..s.pool)).collect();
         let mut z0 = Vec::with_capacity(s.batch * 256);
@@ -177,22 +200,40 @@ pub fn train(s: &Setup<'_>) -> Result<(TextToImage, UnetReport)> {
             .forward(ids_to_tensor(&rows, &device))
             .last_hidden_state;
         let eps = model.unet.forward(x_t, t_float, cond, None);
-        let loss = (eps - noise).powf_scalar(2.0).mean();
+        let per_sample = (eps - noise)
+            .powf_scalar(2.0)
+            .mean_dim(3)
+            .mean_dim(2)
+            .mean_dim(1);
+        let loss = match s.snr_weight_cap {
+            Some(cap) => {
+                let w: Vec<f32> = ts
+                    .iter()
+                    .map(|&t| snr_weight(s.schedule, t as usize, cap) as f32)
+                    .collect();
+                let w = Tensor::<1>::from_data(TensorData::new(w, [s.batch]), &device);
+                (per_sample.reshape([s.batch]) * w).mean()
+            }
+            None => per_sample.mean(),
+        };
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(
-            lr_at(step, s.steps, (s.steps / 10).min(200), 1e-3),
+            lr_at(step, s.steps, (s.steps / 10).min(200), s.lr),
             model,
             grads,
         );
         ema.update(&model);
-        let l = loss.into_scalar::<f64>();
-        loss_avg += if step == 0 { l } else { 0.02 * (l - loss_avg) };
+        if reads_loss(step, s.steps) {
+            loss_avg.push(loss.into_scalar::<f64>());
+        }
+        clock.tick(step);
         if (step + 1) % s.log_every == 0 || step + 1 == s.steps {
             eprintln!(
-                "[unet] step {:>5}/{}  loss {loss_avg:.4}  {:.0}s",
+                "[unet] step {:>5}/{}  loss {:.4}  {:.0}s",
                 step + 1,
                 s.steps,
-                start.elapsed().as_secs_f64()
+                loss_avg.value,
+                clock.start.elapsed().as_secs_f64()
             );
         }
     }
@@ -200,10 +241,13 @@ pub fn train(s: &Setup<'_>) -> Result<(TextToImage, UnetReport)> {
         steps: s.steps,
         batch: s.batch,
         pool: s.pool,
-        final_loss: loss_avg,
+        final_loss: loss_avg.value,
         unet_params,
         text_params,
         tokens_per_caption,
+        lr: s.lr,
+        sec_per_step: clock.per_step(s.steps),
+        encode_seconds,
     };
     Ok((ema.module, report))
 }

@@ -10,7 +10,7 @@ use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 
-use crate::data::{IMAGE_SIZE, images, lr_at, to_vec};
+use crate::data::{IMAGE_SIZE, Running, StepClock, images, lr_at, reads_loss, to_vec};
 
 /// Weight of the KL term (per latent element, against per-pixel reconstruction means).
 pub const KL_WEIGHT: f64 = 1e-4;
@@ -40,6 +40,9 @@ pub struct VaeReport {
     pub latent_mean: f64,
     pub latent_std: f64,
     pub params: usize,
+    pub batch: usize,
+    /// Seconds per step after the warm-up.
+    pub sec_per_step: f64,
 }
 
 /// Train; returns the model on the plain device with `scaling_factor` = 1/std.
@@ -49,15 +52,17 @@ pub fn train(
     steps: usize,
     batch: usize,
     log_every: usize,
+    plain: &Device,
 ) -> Result<(AutoencoderKL, VaeReport)> {
-    let device = Device::flex().autodiff();
+    let device = plain.clone().autodiff();
     device.seed(seed);
     let mut vae = AutoencoderKL::new(&config(1.0), &device)?;
     let params = vae.num_params();
     eprintln!("[vae] {params} parameters, {steps} steps of batch {batch}");
     let mut optim = AdamWConfig::new().with_weight_decay(0.0).init();
-    let (mut l1_avg, mut l2_avg, mut kl_avg) = (0.0, 0.0, 0.0);
-    let start = std::time::Instant::now();
+    let (mut l1_avg, mut l2_avg, mut kl_avg) =
+        (Running::default(), Running::default(), Running::default());
+    let mut clock = StepClock::new();
     for step in 0..steps {
         let ks: Vec<u64> = (0..batch).map(|i| (step * batch + i) as u64).collect();
         let x = images(domain, Split::Train, &ks, &device);
@@ -79,28 +84,32 @@ pub fn train(
         let loss = l1.clone() + l2.clone() + kl.clone().mul_scalar(KL_WEIGHT);
         let grads = GradientsParams::from_grads(loss.backward(), &vae);
         vae = optim.step(lr_at(step, steps, (steps / 10).min(100), 2e-3), vae, grads);
-        let scalar = |t: Tensor<1>| t.into_scalar::<f64>();
-        let (a, b, c) = (scalar(l1), scalar(l2), scalar(kl));
-        let w = if step == 0 { 1.0 } else { 0.05 };
-        l1_avg += w * (a - l1_avg);
-        l2_avg += w * (b - l2_avg);
-        kl_avg += w * (c - kl_avg);
+        if reads_loss(step, steps) {
+            let scalar = |t: Tensor<1>| t.into_scalar::<f64>();
+            l1_avg.push(scalar(l1));
+            l2_avg.push(scalar(l2));
+            kl_avg.push(scalar(kl));
+        }
+        clock.tick(step);
         if (step + 1) % log_every == 0 || step + 1 == steps {
             eprintln!(
-                "[vae] step {:>5}/{steps}  l1 {l1_avg:.4}  l2 {l2_avg:.5}  kl {kl_avg:.2}  {:.0}s",
+                "[vae] step {:>5}/{steps}  l1 {:.4}  l2 {:.5}  kl {:.2}  {:.0}s",
                 step + 1,
-                start.elapsed().as_secs_f64()
+                l1_avg.value,
+                l2_avg.value,
+                kl_avg.value,
+                clock.start.elapsed().as_secs_f64()
             );
         }
     }
+    let sec_per_step = clock.per_step(steps);
 
     // Latent statistics and held-out reconstruction on the plain device.
     let vae = vae.valid();
-    let plain = Device::flex();
     let (mut sum, mut sq, mut count) = (0.0f64, 0.0f64, 0usize);
     for chunk in 0..8u64 {
         let ks: Vec<u64> = (chunk * 128..(chunk + 1) * 128).collect();
-        let z = to_vec(vae.encode(images(domain, Split::Train, &ks, &plain)).mean);
+        let z = to_vec(vae.encode(images(domain, Split::Train, &ks, plain)).mean);
         count += z.len();
         for v in z {
             sum += v as f64;
@@ -110,27 +119,29 @@ pub fn train(
     let mean = sum / count as f64;
     let std = (sq / count as f64 - mean * mean).sqrt();
     let ks: Vec<u64> = (0..512).collect();
-    let x = images(domain, Split::Heldout, &ks, &plain);
+    let x = images(domain, Split::Heldout, &ks, plain);
     let rec = vae.decode(vae.encode(x.clone()).mean).clamp(-1.0, 1.0);
     let diff = rec - x;
     let heldout_l1 = diff.clone().abs().mean().into_scalar::<f64>();
     let mse01 = diff.powf_scalar(2.0).mean().into_scalar::<f64>() / 4.0;
     let report = VaeReport {
         steps,
-        final_l1: l1_avg,
-        final_l2: l2_avg,
-        final_kl: kl_avg,
+        final_l1: l1_avg.value,
+        final_l2: l2_avg.value,
+        final_kl: kl_avg.value,
         heldout_l1,
         heldout_psnr: -10.0 * mse01.log10(),
         latent_mean: mean,
         latent_std: std,
         params,
+        batch,
+        sec_per_step,
     };
     eprintln!(
         "[vae] held-out L1 {heldout_l1:.4}, PSNR {:.2} dB; latents mean {mean:.4} std {std:.4} -> scaling_factor {:.5}",
         report.heldout_psnr,
         1.0 / std
     );
-    let scaled = AutoencoderKL::new(&config(1.0 / std), &plain)?.load_record(vae.into_record());
+    let scaled = AutoencoderKL::new(&config(1.0 / std), plain)?.load_record(vae.into_record());
     Ok((scaled, report))
 }

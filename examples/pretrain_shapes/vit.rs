@@ -16,7 +16,9 @@ use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
 use serde_json::{Value, json};
 
-use crate::data::{IMAGE_SIZE, heads, images, label_tensors, lr_at};
+use crate::data::{
+    IMAGE_SIZE, Running, StepClock, heads, images, label_tensors, lr_at, reads_loss,
+};
 use crate::tokenizer::write_json;
 
 /// The architecture knobs that differ between the two networks.
@@ -121,8 +123,11 @@ impl AttributeClassifier {
 pub struct VitReport {
     pub spec: VitSpec,
     pub steps: usize,
+    pub batch: usize,
     pub params: usize,
     pub final_loss: f64,
+    /// Seconds per step after the warm-up.
+    pub sec_per_step: f64,
     /// Held-out accuracy per head, measured on the reloaded files.
     pub heldout_accuracy: [f64; 5],
 }
@@ -155,8 +160,9 @@ pub fn train_and_save(
     dir: &Path,
     with_heads: bool,
     log_every: usize,
+    plain: &Device,
 ) -> Result<(AttributeClassifier, VitReport)> {
-    let device = Device::flex().autodiff();
+    let device = plain.clone().autodiff();
     device.seed(spec.seed);
     let cfg_json = config_json(&spec);
     let config = serde_json::from_value::<HfDinov2Config>(cfg_json.clone())?
@@ -172,8 +178,8 @@ pub fn train_and_save(
     );
     let ce = CrossEntropyLossConfig::new().init(&device);
     let mut optim = AdamWConfig::new().with_weight_decay(0.05).init();
-    let mut loss_avg = 0.0;
-    let start = std::time::Instant::now();
+    let mut loss_avg = Running::default();
+    let mut clock = StepClock::new();
     // A different stretch of the (unlimited) train split per network.
     let offset = 10_000_000 * spec.seed;
     for step in 0..steps {
@@ -195,17 +201,21 @@ pub fn train_and_save(
             model,
             grads,
         );
-        let l = loss.into_scalar::<f64>();
-        loss_avg += if step == 0 { l } else { 0.05 * (l - loss_avg) };
+        if reads_loss(step, steps) {
+            loss_avg.push(loss.into_scalar::<f64>());
+        }
+        clock.tick(step);
         if (step + 1) % log_every == 0 || step + 1 == steps {
             eprintln!(
-                "[{}] step {:>5}/{steps}  loss {loss_avg:.4}  {:.0}s",
+                "[{}] step {:>5}/{steps}  loss {:.4}  {:.0}s",
                 spec.name,
                 step + 1,
-                start.elapsed().as_secs_f64()
+                loss_avg.value,
+                clock.start.elapsed().as_secs_f64()
             );
         }
     }
+    let sec_per_step = clock.per_step(steps);
 
     // Save in transformers' layout; burn's FFN enum variant is not part of the key.
     std::fs::create_dir_all(dir)?;
@@ -221,11 +231,10 @@ pub fn train_and_save(
     }
 
     // Reload what was written and evaluate that.
-    let plain = Device::flex();
     let reloaded = AttributeClassifier {
-        vit: Dinov2Model::from_pretrained(&ModelSource::Local(dir.to_path_buf()), &plain)?,
+        vit: Dinov2Model::from_pretrained(&ModelSource::Local(dir.to_path_buf()), plain)?,
         heads: if with_heads {
-            load_heads(&dir.join("heads.safetensors"), spec.hidden, &plain)?
+            load_heads(&dir.join("heads.safetensors"), spec.hidden, plain)?
         } else {
             model.heads.clone()
         },
@@ -235,8 +244,8 @@ pub fn train_and_save(
     for chunk in ks.chunks(256) {
         let acc = accuracy(
             &reloaded,
-            images(domain, Split::Heldout, chunk, &plain),
-            &label_tensors(domain, Split::Heldout, chunk, &plain),
+            images(domain, Split::Heldout, chunk, plain),
+            &label_tensors(domain, Split::Heldout, chunk, plain),
         );
         for h in 0..5 {
             correct[h] += acc[h] * chunk.len() as f64;
@@ -253,8 +262,10 @@ pub fn train_and_save(
         VitReport {
             spec,
             steps,
+            batch,
             params,
-            final_loss: loss_avg,
+            final_loss: loss_avg.value,
+            sec_per_step,
             heldout_accuracy,
         },
     ))

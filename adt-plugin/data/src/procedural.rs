@@ -631,6 +631,37 @@ impl ShapesDomain {
         }
     }
 
+    /// Write elements `0..len` of `split` as an image folder that the `image_folder` source
+    /// reads: `NNNNNN.png` plus `metadata.jsonl` (`file_name`, `text`) in `dir`.
+    pub fn write_image_folder(
+        &self,
+        dir: &std::path::Path,
+        split: Split,
+        len: usize,
+    ) -> crate::error::Result<()> {
+        use crate::error::DataError;
+        use std::io::Write as _;
+        std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
+        let meta_path = dir.join("metadata.jsonl");
+        let mut meta = String::new();
+        for k in 0..len as u64 {
+            let sample = self.sample(split.index(k));
+            let file = format!("{k:06}.png");
+            let path = dir.join(&file);
+            sample.image.save(&path).map_err(|e| DataError::Source {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            let line = serde_json::json!({"file_name": file, "text": sample.caption});
+            meta.push_str(&line.to_string());
+            meta.push('\n');
+        }
+        let mut f = std::fs::File::create(&meta_path).map_err(|e| DataError::io(&meta_path, e))?;
+        f.write_all(meta.as_bytes())
+            .map_err(|e| DataError::io(&meta_path, e))?;
+        Ok(())
+    }
+
     /// A `len`-element view of `split` (elements `0..len`).
     pub fn dataset(&self, split: Split, len: usize) -> ShapesDataset {
         ShapesDataset {

@@ -10,7 +10,7 @@ use adt::models::schedulers::SamplerName;
 use adt::models::sd15::Sd15;
 use anyhow::{Context, Result};
 
-use crate::device::DeviceArg;
+use adt::device::DeviceArg;
 
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {

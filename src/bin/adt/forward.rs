@@ -16,7 +16,7 @@ use adt::models::common::tensor_io::{read_tensors, write_tensors};
 use adt::models::diffusion::{AddedCond, AutoencoderKL, UNet2DConditionModel};
 use anyhow::{Context, Result, bail};
 
-use crate::device::DeviceArg;
+use adt::device::DeviceArg;
 use burn::prelude::*;
 
 /// Which model the inputs are for.

@@ -8,7 +8,6 @@
 //! - `adt sample PROMPT... --model SD15` writes PNGs (txt2img, or img2img with `--init`).
 //! - `adt watch RUN_DIR` opens the dashboard on a run directory (as `adt-tui watch`).
 
-mod device;
 mod eval;
 mod forward;
 mod sample;

@@ -11,7 +11,7 @@ use adt::models::sd15::{InitImage, Request, Sd15, SeededNoise};
 use adt::train::read_prompt_file;
 use anyhow::{Context, Result, bail};
 
-use crate::device::DeviceArg;
+use adt::device::DeviceArg;
 
 #[derive(Debug, clap::Args)]
 pub struct SampleArgs {

@@ -6,7 +6,7 @@ use adt::plugin::checkpoint::GeneratorWeights;
 use adt::train::{Display, TrainConfig, export_unet, run_config, train};
 use anyhow::Result;
 
-use crate::device::DeviceArg;
+use adt::device::DeviceArg;
 
 #[derive(Debug, clap::Args)]
 pub struct TrainArgs {

@@ -1,4 +1,4 @@
-//! `--device`: which burn backend runs the work.
+//! `--device`: which burn backend runs the work (the CLI's and the examples' flag).
 
 use burn::prelude::*;
 
@@ -14,11 +14,22 @@ pub enum DeviceArg {
 }
 
 impl DeviceArg {
+    /// The burn device (a plain one; callers add `.autodiff()` where they train).
     pub fn device(self) -> Device {
         match self {
             Self::Cpu => Device::flex(),
             #[cfg(feature = "wgpu")]
             Self::Wgpu => Device::wgpu(Default::default()),
         }
+    }
+}
+
+impl std::fmt::Display for DeviceArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Cpu => "cpu",
+            #[cfg(feature = "wgpu")]
+            Self::Wgpu => "wgpu",
+        })
     }
 }

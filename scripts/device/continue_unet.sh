@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Train the shipped shapes UNet + text encoder further on the lent GPU
+# (`pretrain_shapes --continue-from assets/shapes`); the new folder comes back as
+# $OUT/shapes.tgz with the log. Expects .gpu/xz/pretrain_shapes.xz and .gl/*.deb
+# (scripts/device/README.md). STEPS, BATCH, LR, POOL override the defaults.
+set -uo pipefail
+OUT=${OUT:-/tmp/adt-gpu-out}
+mkdir -p "$OUT"
+for f in .gl/*.deb; do dpkg -x "$f" /; done
+ldconfig
+if [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
+  export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+fi
+mkdir -p .gpu/bin
+BIN=.gpu/bin/pretrain_shapes
+python3 -c "import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2],'wb'))" \
+  .gpu/xz/pretrain_shapes.xz "$BIN" && chmod +x "$BIN"
+"$BIN" --continue-from assets/shapes --out /tmp/shapes-gpu --device wgpu --seed 0 \
+  --unet-steps "${STEPS:-650}" --unet-batch "${BATCH:-256}" --unet-lr "${LR:-7e-4}" --pool "${POOL:-65536}" \
+  2>"$OUT/continue.log"
+rc=$?
+tail -8 "$OUT/continue.log"
+tar czf "$OUT/shapes.tgz" -C /tmp shapes-gpu
+exit $rc

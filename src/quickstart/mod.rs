@@ -1,0 +1,214 @@
+//! The main job on the embedded default, end to end on the CPU with no downloads:
+//!
+//! 1. checks the shipped weights (`assets/shapes`, SHA-256 manifest);
+//! 2. writes procedural shapes images with captions as an image folder (`<out>/data`);
+//! 3. tunes the shipped tiny SD-architecture UNet twice on that data with the same steps,
+//!    seed and config (`examples/configs/shapes-quickstart.toml`): plain fine-tuning
+//!    (L_diff only) and ADT, with the dashboard (plain progress lines without a terminal);
+//! 4. evaluates base, plain fine-tune and ADT (Fréchet distance to held-out images in the
+//!    separate evaluation network's space, attribute accuracy) and writes `report.md`,
+//!    `report.csv` and `samples.png` (real / base / plain / ADT rows, same prompts and seeds).
+//!
+//! `cargo run --release --example quickstart [-- --out runs/quickstart --steps 200]` is the
+//! command-line front end; [`run`] is the job.
+
+mod report;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use adt_models_common::ModelSource;
+use adt_plugin::checkpoint::GeneratorWeights;
+use adt_schedulers::SamplerName;
+use adt_sd15::Sd15;
+
+use crate::device::DeviceArg;
+use crate::eval::{AttributeHeads, FeatureNet, Grid, GridResult, run_grid};
+use crate::train::{Display, TrainConfig, export_unet};
+use adt_data::{ShapesDomain, Split};
+use anyhow::{Context, Result, bail};
+/// Every knob of the quickstart (also its command-line flags).
+#[derive(clap::Args, Debug, Clone)]
+pub struct Args {
+    /// Output folder (replaced when it holds an earlier quickstart).
+    #[arg(long, default_value = "runs/quickstart")]
+    pub out: PathBuf,
+    /// Training steps of each run.
+    #[arg(long, default_value_t = 200)]
+    pub steps: usize,
+    /// Training images written to `<out>/data`.
+    #[arg(long, default_value_t = 1024)]
+    pub train_images: usize,
+    /// Held-out images per evaluation cell and seed (and reference images).
+    #[arg(long, default_value_t = 128)]
+    pub eval_images: usize,
+    #[arg(long, value_delimiter = ',', default_value = "0,1")]
+    pub seeds: Vec<u64>,
+    /// Samplers evaluated (the training sampler first).
+    #[arg(long, value_delimiter = ',', default_value = "ddim,dpmpp-2m", value_parser = |s: &str| s.parse::<SamplerName>())]
+    pub samplers: Vec<SamplerName>,
+    /// Sampler step counts evaluated.
+    #[arg(long, value_delimiter = ',', default_value = "4,8")]
+    pub eval_steps: Vec<usize>,
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    pub cfg: Vec<f64>,
+    /// The run config both runs start from.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Extra `key=value` overrides of the run config, applied to both runs.
+    #[arg(long = "set")]
+    pub overrides: Vec<String>,
+    /// Plain progress lines even on a terminal.
+    #[arg(long)]
+    pub plain: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub device: DeviceArg,
+}
+
+/// The marker that makes `--out` ours to replace.
+const MARKER: &str = "quickstart.json";
+
+/// What the quickstart wrote.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The output folder (absolute).
+    pub out: PathBuf,
+    /// The report's table (markdown).
+    pub table: String,
+    /// FD means per model (`base`, `plain`, `adt`) in grid-cell order.
+    pub fd: Vec<(String, Vec<f64>)>,
+}
+
+/// Run the quickstart: verify the shipped weights, write the data, train plain and ADT,
+/// evaluate the three models and write the report into `args.out`.
+pub fn run(args: &Args) -> Result<Outcome> {
+    let started = Instant::now();
+    let assets = crate::assets::shapes_dir();
+    let checked = crate::assets::verify(&assets)?;
+    eprintln!(
+        "quickstart: {checked} shipped files verified in {}",
+        assets.display()
+    );
+
+    prepare_out(&args.out)?;
+    let out = std::fs::canonicalize(&args.out)?;
+    let domain = ShapesDomain::new(32, 0);
+    let data = out.join("data");
+    let t = Instant::now();
+    domain
+        .write_image_folder(&data, Split::Train, args.train_images)
+        .context("writing the training images")?;
+    eprintln!(
+        "quickstart: {} training images in {} ({:.1}s)",
+        args.train_images,
+        data.display(),
+        t.elapsed().as_secs_f64()
+    );
+
+    let config_path = args.config.clone().unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/configs/shapes-quickstart.toml")
+    });
+    let quoted = |p: &Path| toml::Value::String(p.display().to_string()).to_string();
+    let run_config = |name: &str, adversarial: bool| -> Result<TrainConfig> {
+        let mut sets = vec![
+            format!("out={}", quoted(&out.join(name))),
+            format!("data.source.root={}", quoted(&data)),
+            format!("adt.total_steps={}", args.steps),
+            format!("adt.adversarial={adversarial}"),
+            "data.progress=\"silent\"".to_string(),
+        ];
+        sets.extend(args.overrides.iter().cloned());
+        TrainConfig::load(&config_path, &sets)
+    };
+    let device = args.device.device();
+    let display = if args.plain {
+        Display::Plain
+    } else {
+        Display::Auto
+    };
+    let mut timings = Vec::new();
+    for (name, adversarial) in [("plain", false), ("adt", true)] {
+        let config = run_config(name, adversarial)?;
+        eprintln!(
+            "quickstart: {} run, {} steps → {}",
+            if adversarial {
+                "ADT"
+            } else {
+                "plain fine-tune"
+            },
+            args.steps,
+            config.out.display()
+        );
+        let t = Instant::now();
+        crate::train::train(&config, false, &device, display)?;
+        timings.push((name.to_string(), t.elapsed().as_secs_f64()));
+    }
+
+    // Evaluate the base model and both tuned UNets (their EMA weights).
+    let t = Instant::now();
+    let eval_dir = assets.join("dinov2_eval");
+    let net = FeatureNet::load(&ModelSource::Local(eval_dir.clone()), [32, 32], &device)?;
+    let heads = AttributeHeads::load(&eval_dir)?;
+    let grid = Grid {
+        samplers: args.samplers.clone(),
+        steps: args.eval_steps.clone(),
+        cfgs: args.cfg.clone(),
+        seeds: args.seeds.clone(),
+        n: args.eval_images,
+        batch: 32,
+        domain: ShapesDomain::new(32, 0),
+    };
+    let load = || Sd15::from_pretrained(&ModelSource::Local(assets.clone()), &device);
+    let mut models: Vec<(String, Sd15)> = vec![("base".into(), load()?)];
+    for name in ["plain", "adt"] {
+        let export = export_unet(
+            &out.join(name),
+            None,
+            GeneratorWeights::Preferred,
+            &out.join(name).join("export"),
+            &device,
+        )?;
+        models.push((name.into(), load()?.with_unet(&export.unet_dir, &device)?));
+    }
+    let mut results: Vec<(String, GridResult)> = Vec::new();
+    for (name, sd) in &models {
+        let r = run_grid(sd, &net, heads.as_ref(), &grid, &device, |line| {
+            eprintln!("eval {name}: {line}")
+        })?;
+        results.push((name.clone(), r));
+    }
+    report::samples_png(&models, &grid, &out.join("samples.png"), &device)?;
+    timings.push(("evaluation".into(), t.elapsed().as_secs_f64()));
+    let table = report::write(
+        &out,
+        args,
+        &results,
+        &timings,
+        started.elapsed().as_secs_f64(),
+    )?;
+    let fd = results
+        .iter()
+        .map(|(name, r)| (name.clone(), r.cells.iter().map(|c| c.mean()).collect()))
+        .collect();
+    Ok(Outcome { out, table, fd })
+}
+
+/// Create `out`, replacing an earlier quickstart there (never anything else).
+fn prepare_out(out: &Path) -> Result<()> {
+    if out.exists() {
+        let ours = out.join(MARKER).is_file() || out.read_dir()?.next().is_none();
+        if !ours {
+            bail!(
+                "{} exists and is not an earlier quickstart (no {MARKER}); choose another --out",
+                out.display()
+            );
+        }
+        std::fs::remove_dir_all(out).with_context(|| format!("clearing {}", out.display()))?;
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    std::fs::write(
+        out.join(MARKER),
+        "{\"written_by\": \"examples/quickstart\"}\n",
+    )?;
+    Ok(())
+}
