@@ -215,6 +215,11 @@ pub struct AdtConfig {
     pub k_policy: KPolicy,
     /// Image-to-image start index rule [choice: uniform].
     pub start_policy: StartPolicy,
+    /// At s = m start from pure noise as deployed text-to-image does (the sampler's initial
+    /// noise), instead of α_{t_m}·x0 + σ_{t_m}·ε [choice: false]. With few sampler steps
+    /// α_{t_m} is not negligible (DDIM 8 steps on SD1.5's schedule: 0.11), so the noised real
+    /// image leaks its global colours into the "text-to-image" fakes.
+    pub noise_start: bool,
     /// Backward-flow constraint [paper]: stop-gradient on every step input and graphs only on the
     /// K selected steps. `false` = full backpropagation through every step (for ablation and the
     /// memory benchmark).
@@ -296,6 +301,7 @@ impl Default for AdtConfig {
             k: 1,
             k_policy: KPolicy::Random,
             start_policy: StartPolicy::Uniform,
+            noise_start: false,
             constraint: true,
             skip_path: SkipPath::Differentiable,
             cfg_scale: 1.0,

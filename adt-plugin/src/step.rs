@@ -128,7 +128,11 @@ pub fn generate<G: Denoiser, C: Codec, T: Conditioner, B: Backbone>(
     let plan = SimulationPlan::draw(c.m, c.k, c.start_policy, c.k_policy, rng);
     let noise = rng.normal_tensor(prep.x0.dims(), &device);
     let sampler = model.ctx.sampler.as_ref();
-    let x_start = sampler.add_noise(c.m, plan.first, prep.x0.clone(), noise);
+    let x_start = if c.noise_start && plan.first == 0 {
+        sampler.initial_noise(c.m, noise)
+    } else {
+        sampler.add_noise(c.m, plan.first, prep.x0.clone(), noise)
+    };
     let frozen = model.generator.clone().no_grad();
     let opts = SimulationOptions {
         constraint: c.constraint,

@@ -151,6 +151,12 @@ pub trait Sampler: Send + Sync + std::fmt::Debug {
         x
     }
 
+    /// The deployment's text-to-image start from unit Gaussian `noise` (diffusers:
+    /// `noise · init_noise_sigma`); identity by default (DDIM, DDPM, DPM-Solver++, flow).
+    fn initial_noise(&self, _m: usize, noise: Tensor<4>) -> Tensor<4> {
+        noise
+    }
+
     /// One update from level `index` to `index + 1` given the model output at `x`.
     fn step(
         &self,

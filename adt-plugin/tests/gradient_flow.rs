@@ -288,3 +288,37 @@ fn generator_receives_a_nonzero_adversarial_gradient() {
         "generator loss produced discriminator gradients"
     );
 }
+
+#[test]
+fn noise_start_makes_the_full_start_independent_of_the_real_image() {
+    // start_policy = full: every iteration starts at s = m. With `noise_start` the start is
+    // the deployment's pure noise, so two batches with different real images (same captions,
+    // same engine draws) give the same fake; without it the noised real image leaks through.
+    let d = dev();
+    let fakes = |noise_start: bool| {
+        let cfg = adt_plugin::AdtConfig {
+            start_policy: adt_plugin::config::StartPolicy::Full,
+            noise_start,
+            ..toy_config()
+        };
+        let model = ToyParts::new(ToySizes::default(), 3, &d)
+            .model(cfg, &d)
+            .unwrap();
+        let loader = adt_plugin::toy::toy_loader(8, 16, 4, 0, &d);
+        let batch: AdtBatch = loader.iter().next().unwrap().unwrap();
+        let prep = model.prepare(&batch).unwrap();
+        let mut other = model.prepare(&batch).unwrap();
+        other.x0 = other.x0.clone().flip([3]).mul_scalar(0.5);
+        let run = |p| {
+            generate(&model, p, &mut EngineRng::new(3))
+                .x0_hat
+                .into_data()
+                .try_into_vec::<f32>()
+                .unwrap()
+        };
+        let (a, b) = (run(&prep), run(&other));
+        a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max)
+    };
+    assert_eq!(fakes(true), 0.0, "pure-noise start still depends on x0");
+    assert!(fakes(false) > 1e-4, "the instrument must see x0 leaking without it");
+}

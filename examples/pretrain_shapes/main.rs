@@ -513,13 +513,14 @@ impl Report<'_> {
             "Regenerate (overwrites this folder; timings below are from that run):\n\n```sh\n\
              cargo run --release{} --example pretrain_shapes -- --out assets/shapes --seed {} \
              --vae-steps {} --unet-steps {} --vit-steps {} --merges {} --vae-batch {} --unet-batch {} \
-             --vit-batch {} --unet-lr {} --pool {} --device {}\n```\n\n\
+             --vit-batch {} --unet-lr {} --pool {} --device {}{}\n```\n\n\
              `sha256sum -c MANIFEST.sha256` (run in this folder) checks the files. Runs are \
              deterministic for one machine, backend and thread count; other machines may differ in \
              the last float bits (parallel reductions), hence in the weights' hashes.\n\n",
             if a.device == DeviceArg::Cpu { "" } else { " --features wgpu" },
             a.seed, a.vae_steps, a.unet_steps, a.vit_steps, a.merges, a.vae_batch, a.unet_batch,
-            a.vit_batch, a.unet_lr, a.pool, a.device
+            a.vit_batch, a.unet_lr, a.pool, a.device,
+            a.snr_weight_cap.map_or(String::new(), |c| format!(" --snr-weight-cap {c}"))
         ));
         s.push_str(&format!(
             "## What is here\n\n\

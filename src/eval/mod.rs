@@ -7,6 +7,7 @@
 //! (`adt_data::ShapesDomain`), so the evaluation needs no files.
 
 mod attributes;
+pub mod plot;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -314,7 +315,7 @@ pub fn csv(label: &str, cells: &[Cell]) -> String {
     s
 }
 
-/// Write `eval.md` and `eval.csv` into `out`.
+/// Write `eval.md`, `eval.csv` and the plot `eval.png` into `out`.
 pub fn write_report(
     out: &Path,
     label: &str,
@@ -332,5 +333,21 @@ pub fn write_report(
         csv(label, &result.cells)
     );
     std::fs::write(&path, body).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    plot::fd_bars(
+        &out.join("eval.png"),
+        &format!("FD to held-out images: {label}"),
+        &cell_labels(&result.cells),
+        &[plot::Series {
+            name: label.to_string(),
+            values: result.cells.iter().map(|c| (c.mean(), c.std())).collect(),
+        }],
+    )
+}
+
+/// Short x-axis labels of grid cells: `ddim 8 cfg 1`.
+pub fn cell_labels(cells: &[Cell]) -> Vec<String> {
+    cells
+        .iter()
+        .map(|c| format!("{} {} cfg {}", c.sampler, c.steps, c.cfg))
+        .collect()
 }

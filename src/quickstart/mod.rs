@@ -34,7 +34,7 @@ pub struct Args {
     #[arg(long, default_value = "runs/quickstart")]
     pub out: PathBuf,
     /// Training steps of each run.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 300)]
     pub steps: usize,
     /// Training images written to `<out>/data`.
     #[arg(long, default_value_t = 1024)]

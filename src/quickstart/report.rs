@@ -13,7 +13,7 @@ use anyhow::Result;
 use burn::prelude::*;
 
 use super::Args;
-use crate::eval::{Cell, Grid, GridResult, csv};
+use crate::eval::{Cell, Grid, GridResult, cell_labels, csv, plot};
 
 /// Prompts (first held-out captions) in `samples.png`.
 const SAMPLE_PROMPTS: usize = 8;
@@ -96,7 +96,7 @@ pub fn write(
     md.push_str(
         "\n`samples.png`: rows are real held-out images, base, plain fine-tune and ADT for the \
          same captions and noise (the first evaluation sampler and step count, CFG of the first \
-         cell).\n\nTimings (seconds): ",
+         cell). `report.png`: the FD table as bars (±1 std).\n\nTimings (seconds): ",
     );
     let t: Vec<String> = timings.iter().map(|(n, s)| format!("{n} {s:.0}")).collect();
     let _ = writeln!(md, "{}; total {total_s:.0}.", t.join(", "));
@@ -106,6 +106,18 @@ pub fn write(
         rows.push_str(&csv(name, &r.cells));
     }
     std::fs::write(out.join("report.csv"), rows)?;
+    plot::fd_bars(
+        &out.join("report.png"),
+        "Quickstart: FD to held-out images (mean ± std over seeds)",
+        &cell_labels(&base.cells),
+        &results
+            .iter()
+            .map(|(name, r)| plot::Series {
+                name: name.clone(),
+                values: r.cells.iter().map(|c| (c.mean(), c.std())).collect(),
+            })
+            .collect::<Vec<_>>(),
+    )?;
     Ok(table)
 }
 

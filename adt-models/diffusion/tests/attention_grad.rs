@@ -39,13 +39,13 @@ fn cross_attention_gradients_reach_query_and_context() {
             .grad(&g)
             .expect("grad x")
             .into_data()
-            .to_vec::<f32>()
+            .try_into_vec::<f32>()
             .unwrap();
         let gc = ctx
             .grad(&g)
             .expect("grad ctx")
             .into_data()
-            .to_vec::<f32>()
+            .try_into_vec::<f32>()
             .unwrap();
         (gx, gc)
     };

@@ -44,7 +44,7 @@ pub struct EvalArgs {
     size: u32,
     #[arg(long, default_value_t = 0)]
     domain_seed: u64,
-    /// Output folder for eval.md and eval.csv.
+    /// Output folder for eval.md, eval.csv and eval.png.
     #[arg(long, default_value = "eval")]
     out: PathBuf,
     #[arg(long, value_enum, default_value_t)]
@@ -87,7 +87,7 @@ impl EvalArgs {
         };
         write_report(&self.out, &label, &result, self.seeds.len(), self.n)?;
         println!("{}", markdown(&label, &result, self.seeds.len(), self.n));
-        println!("wrote {}/eval.md and eval.csv", self.out.display());
+        println!("wrote {}/eval.md, eval.csv and eval.png", self.out.display());
         Ok(())
     }
 }

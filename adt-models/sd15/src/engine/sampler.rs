@@ -86,6 +86,10 @@ impl Sampler for SchedulerSampler {
             .unwrap_or_else(|e| panic!("{}: {e}", self.name))
     }
 
+    fn initial_noise(&self, m: usize, noise: Tensor<4>) -> Tensor<4> {
+        noise.mul_scalar(self.schedule(m).init_noise_sigma())
+    }
+
     fn scale_model_input(&self, m: usize, index: usize, x: Tensor<4>) -> Tensor<4> {
         self.schedule(m)
             .scale_model_input(x, index)
