@@ -317,8 +317,14 @@ fn noise_start_makes_the_full_start_independent_of_the_real_image() {
                 .unwrap()
         };
         let (a, b) = (run(&prep), run(&other));
-        a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max)
+        a.iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max)
     };
     assert_eq!(fakes(true), 0.0, "pure-noise start still depends on x0");
-    assert!(fakes(false) > 1e-4, "the instrument must see x0 leaking without it");
+    assert!(
+        fakes(false) > 1e-4,
+        "the instrument must see x0 leaking without it"
+    );
 }

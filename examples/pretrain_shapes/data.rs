@@ -120,7 +120,7 @@ pub const LOSS_EVERY: usize = 10;
 
 /// Whether step `step` (0-based) of `steps` reads its losses back.
 pub fn reads_loss(step: usize, steps: usize) -> bool {
-    step % LOSS_EVERY == 0 || step + 1 == steps
+    step.is_multiple_of(LOSS_EVERY) || step + 1 == steps
 }
 
 /// Running mean of the losses read back (exponential, about the last 50 steps).

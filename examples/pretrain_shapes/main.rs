@@ -280,11 +280,13 @@ fn main() -> Result<()> {
     let (_, disc_report) = vit::train_and_save(
         &domain,
         disc_spec,
-        vit_steps,
-        args.vit_batch,
+        vit::Run {
+            steps: vit_steps,
+            batch: args.vit_batch,
+            log_every: log_every(vit_steps),
+        },
         &out.join("dinov2_disc"),
         false,
-        log_every(vit_steps),
         &device,
     )?;
     // The discriminator loader accepts it.
@@ -310,11 +312,13 @@ fn main() -> Result<()> {
     let (eval_net, eval_report) = vit::train_and_save(
         &domain,
         eval_spec,
-        vit_steps,
-        args.vit_batch,
+        vit::Run {
+            steps: vit_steps,
+            batch: args.vit_batch,
+            log_every: log_every(vit_steps),
+        },
         &out.join("dinov2_eval"),
         true,
-        log_every(vit_steps),
         &device,
     )?;
     write_heads_json(&out.join("dinov2_eval/heads.json"), &eval_report)?;

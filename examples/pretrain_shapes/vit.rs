@@ -150,18 +150,29 @@ pub fn accuracy(
     })
 }
 
+/// Step count, batch size and log interval of one training phase.
+#[derive(Debug, Clone, Copy)]
+pub struct Run {
+    pub steps: usize,
+    pub batch: usize,
+    pub log_every: usize,
+}
+
 /// Train `spec`, save it to `dir` (plus the heads when `with_heads`), reload the
 /// files and measure held-out accuracy on them.
 pub fn train_and_save(
     domain: &ShapesDomain,
     spec: VitSpec,
-    steps: usize,
-    batch: usize,
+    run: Run,
     dir: &Path,
     with_heads: bool,
-    log_every: usize,
     plain: &Device,
 ) -> Result<(AttributeClassifier, VitReport)> {
+    let Run {
+        steps,
+        batch,
+        log_every,
+    } = run;
     let device = plain.clone().autodiff();
     device.seed(spec.seed);
     let cfg_json = config_json(&spec);

@@ -37,8 +37,7 @@ fn font() -> bool {
             if let Ok(bytes) = std::fs::read(&path) {
                 // plotters keeps fonts for the process lifetime.
                 let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-                if plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).is_ok()
-                {
+                if plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).is_ok() {
                     return true;
                 }
             }
@@ -113,13 +112,16 @@ pub fn fd_bars(path: &Path, title: &str, cells: &[String], series: &[Series]) ->
             });
             let drawn = chart.draw_series(bars).map_err(|e| anyhow!("plot: {e}"))?;
             if with_text {
-                drawn
-                    .label(s.name.clone())
-                    .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+                drawn.label(s.name.clone()).legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
+                });
             }
             let whiskers = s.values.iter().enumerate().map(|(ci, &(mean, sd))| {
                 let xc = ci as f64 + 0.1 + si as f64 * group + group * 0.45;
-                PathElement::new(vec![(xc, mean - sd), (xc, mean + sd)], BLACK.stroke_width(2))
+                PathElement::new(
+                    vec![(xc, mean - sd), (xc, mean + sd)],
+                    BLACK.stroke_width(2),
+                )
             });
             chart
                 .draw_series(whiskers)

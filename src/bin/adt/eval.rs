@@ -87,7 +87,10 @@ impl EvalArgs {
         };
         write_report(&self.out, &label, &result, self.seeds.len(), self.n)?;
         println!("{}", markdown(&label, &result, self.seeds.len(), self.n));
-        println!("wrote {}/eval.md, eval.csv and eval.png", self.out.display());
+        println!(
+            "wrote {}/eval.md, eval.csv and eval.png",
+            self.out.display()
+        );
         Ok(())
     }
 }
