@@ -176,3 +176,13 @@ impl StepClock {
         }
     }
 }
+
+/// ×4 nearest-neighbour upscaling for the preview grids of 32-pixel images.
+pub fn upscale(img: &image::RgbImage) -> image::RgbImage {
+    image::imageops::resize(
+        img,
+        img.width() * 4,
+        img.height() * 4,
+        image::imageops::FilterType::Nearest,
+    )
+}

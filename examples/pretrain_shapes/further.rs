@@ -87,30 +87,15 @@ pub fn run(args: &Args, from: &Path, device: &Device) -> Result<()> {
     let train_s = t.elapsed().as_secs_f64();
 
     // Redraw and rescore the samples with the folder as reloaded.
-    let dir = out.join("dinov2_eval");
-    let eval_vit =
-        adt_dinov2::Dinov2Model::from_pretrained(&ModelSource::Local(dir.clone()), device)?;
-    let hidden = eval_vit.config().hidden_size;
-    let eval_net = vit::AttributeClassifier {
-        vit: eval_vit,
-        heads: vit::load_heads(&dir.join("heads.safetensors"), hidden, device)?,
-    };
+    let eval_net = vit::load_eval_net(&out.join("dinov2_eval"), device)?;
     let (generated, gen_acc) =
         sample_and_score(out, &domain, &eval_net, args.seed, GUIDANCE, device)?;
     eprintln!(
         "[samples] eval-net accuracy on {SAMPLES} generated: {}",
         format_accuracy(&gen_acc)
     );
-    let up = |img: &image::RgbImage| {
-        image::imageops::resize(
-            img,
-            img.width() * 4,
-            img.height() * 4,
-            image::imageops::FilterType::Nearest,
-        )
-    };
     save_png(
-        &up(&grid(&to_rgb8(generated)[..16], 4)),
+        &data::upscale(&grid(&to_rgb8(generated)[..16], 4)),
         &out.join("samples.png"),
     )?;
 

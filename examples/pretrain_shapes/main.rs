@@ -369,22 +369,17 @@ fn main() -> Result<()> {
         "[samples] eval-net accuracy on the same real held-out: {}",
         format_accuracy(&real_acc)
     );
-    let upscale = |img: &image::RgbImage| {
-        image::imageops::resize(
-            img,
-            img.width() * 4,
-            img.height() * 4,
-            image::imageops::FilterType::Nearest,
-        )
-    };
     let gen_rgb = to_rgb8(generated);
-    save_png(&upscale(&grid(&gen_rgb[..16], 4)), &out.join("samples.png"))?;
+    save_png(
+        &data::upscale(&grid(&gen_rgb[..16], 4)),
+        &out.join("samples.png"),
+    )?;
     let real_rgb: Vec<image::RgbImage> = ks[..16]
         .iter()
         .map(|&k| domain.render(Split::Heldout.index(k)))
         .collect();
     save_png(
-        &upscale(&grid(&real_rgb, 4)),
+        &data::upscale(&grid(&real_rgb, 4)),
         &out.join("samples_reference.png"),
     )?;
     phases.push(Phase {
@@ -680,12 +675,7 @@ pub(crate) fn sample_and_score(
 
 fn check_guidance(args: &Args, device: &Device) -> Result<()> {
     let dir = args.out.join("dinov2_eval");
-    let vit = adt_dinov2::Dinov2Model::from_pretrained(&ModelSource::Local(dir.clone()), device)?;
-    let hidden = vit.config().hidden_size;
-    let eval_net = vit::AttributeClassifier {
-        vit,
-        heads: vit::load_heads(&dir.join("heads.safetensors"), hidden, device)?,
-    };
+    let eval_net = vit::load_eval_net(&dir, device)?;
     let domain = data::domain(args.seed);
     conditioning_check(&args.out, device)?;
     for guidance in [1.0, 2.0, 3.0, 5.0, 7.5] {

@@ -282,6 +282,16 @@ pub fn train_and_save(
     ))
 }
 
+/// The evaluation network of an output folder (`dinov2_eval/` + its heads).
+pub fn load_eval_net(dir: &Path, device: &Device) -> Result<AttributeClassifier> {
+    let vit = Dinov2Model::from_pretrained(&ModelSource::Local(dir.to_path_buf()), device)?;
+    let hidden = vit.config().hidden_size;
+    Ok(AttributeClassifier {
+        vit,
+        heads: load_heads(&dir.join("heads.safetensors"), hidden, device)?,
+    })
+}
+
 /// Load `heads.safetensors` (PyTorch `nn.Linear` layout: `kind.weight` `[6, D]`, …).
 pub fn load_heads(path: &Path, hidden: usize, device: &Device) -> Result<AttributeHeads> {
     Ok(load_safetensors_with(

@@ -9,21 +9,9 @@
 # scripts/device/prepare.py writes to .gpu/; writes logs to $OUT.
 set -uo pipefail
 OUT=${OUT:-/tmp/adt-gpu-out}
-mkdir -p "$OUT"
-for f in .gl/*.deb; do dpkg -x "$f" /; done
-ldconfig
-if [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
-  export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-fi
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
-# The binaries travel xz-compressed (the device call carries at most 64 MiB).
-mkdir -p .gpu/bin
-for b in adt bench_models; do
-  if [ ! -x ".gpu/bin/$b" ] && [ -f ".gpu/xz/$b.xz" ]; then
-    python3 -c "import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2],'wb'))" \
-      ".gpu/xz/$b.xz" ".gpu/bin/$b" && chmod +x ".gpu/bin/$b"
-  fi
-done
+# shellcheck source=scripts/device/vulkan.sh
+. scripts/device/vulkan.sh
+for b in adt bench_models; do unpack "$b"; done
 ADT=.gpu/bin/adt
 FX=adt-models
 status=0

@@ -5,16 +5,10 @@
 # (scripts/device/README.md). STEPS, BATCH, LR, POOL override the defaults.
 set -uo pipefail
 OUT=${OUT:-/tmp/adt-gpu-out}
-mkdir -p "$OUT"
-for f in .gl/*.deb; do dpkg -x "$f" /; done
-ldconfig
-if [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
-  export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-fi
-mkdir -p .gpu/bin
+# shellcheck source=scripts/device/vulkan.sh
+. scripts/device/vulkan.sh
+unpack pretrain_shapes
 BIN=.gpu/bin/pretrain_shapes
-python3 -c "import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2],'wb'))" \
-  .gpu/xz/pretrain_shapes.xz "$BIN" && chmod +x "$BIN"
 "$BIN" --continue-from assets/shapes --out /tmp/shapes-gpu --device wgpu --seed 0 \
   --unet-steps "${STEPS:-650}" --unet-batch "${BATCH:-256}" --unet-lr "${LR:-7e-4}" --pool "${POOL:-65536}" \
   2>"$OUT/continue.log"
