@@ -12,7 +12,7 @@ pub const MANIFEST: &str = "MANIFEST.sha256";
 
 /// How to rebuild the folder (the exact flags of the shipped run are in its README.md).
 pub const REGENERATE: &str = "cargo run --release --example pretrain_shapes -- --out assets/shapes \
-     (the exact flags of the shipped run are at the top of assets/shapes/README.md)";
+     (the exact commands of the shipped run, including its GPU continuation, are in assets/shapes/README.md)";
 
 /// `assets/shapes` of this source tree.
 pub fn shapes_dir() -> PathBuf {

@@ -104,7 +104,7 @@ pub fn run(args: &Args, from: &Path, device: &Device) -> Result<()> {
     let section = format!(
         "\n## Continued training (supersedes the UNet, text encoder and generated-image numbers above)\n\n\
          The UNet and text encoder above were then trained further, starting from those weights, \
-         with everything else unchanged:\n\n```sh\n\
+         with everything else unchanged (PREVIOUS = the folder the command above wrote):\n\n```sh\n\
          cargo run --release{} --example pretrain_shapes -- --continue-from PREVIOUS --out assets/shapes \
          --seed {} --unet-steps {} --unet-batch {} --unet-lr {} --pool {} --device {}{}\n```\n\n\
          {} steps × batch {} of the ε-loss{} (seed {} for the draws, a fresh pool of {} train images, \
