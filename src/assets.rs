@@ -19,6 +19,52 @@ pub fn shapes_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/shapes")
 }
 
+/// Lower-case hex SHA-256 of `bytes` (the manifest's checksum format).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Files under `dir`, sorted, as relative `/`-separated paths.
+pub fn list_files(dir: &Path) -> std::io::Result<Vec<String>> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                walk(root, &path, out)?;
+            } else if let Ok(rel) = path.strip_prefix(root) {
+                out.push(
+                    rel.components()
+                        .map(|c| c.as_os_str().to_string_lossy())
+                        .collect::<Vec<_>>()
+                        .join("/"),
+                );
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
+/// Write `dir/MANIFEST.sha256` (`sha256sum -c` format) over every other file in `dir`;
+/// what [`verify`] checks.
+pub fn write_manifest(dir: &Path) -> std::io::Result<()> {
+    let mut text = String::new();
+    for rel in list_files(dir)? {
+        if rel == MANIFEST {
+            continue;
+        }
+        let bytes = std::fs::read(dir.join(&rel))?;
+        text.push_str(&format!("{}  {rel}\n", sha256_hex(&bytes)));
+    }
+    std::fs::write(dir.join(MANIFEST), text)
+}
+
 /// What is wrong with a shipped folder.
 #[derive(Debug, thiserror::Error)]
 pub enum AssetError {
@@ -87,10 +133,7 @@ pub fn verify(dir: &Path) -> Result<usize, AssetError> {
             path: path.clone(),
             source,
         })?;
-        let found: String = Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let found = sha256_hex(&bytes);
         if found != expected.to_ascii_lowercase() {
             return Err(AssetError::Checksum {
                 path,

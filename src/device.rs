@@ -7,6 +7,7 @@ use burn::prelude::*;
 pub enum DeviceArg {
     /// burn-flex on the CPU (always available).
     #[default]
+    #[value(alias = "flex")]
     Cpu,
     /// The default wgpu adapter (Vulkan/Metal/DX12).
     #[cfg(feature = "wgpu")]
@@ -20,6 +21,15 @@ impl DeviceArg {
             Self::Cpu => Device::flex(),
             #[cfg(feature = "wgpu")]
             Self::Wgpu => Device::wgpu(Default::default()),
+        }
+    }
+
+    /// The burn backend's name (`flex`, `wgpu`), as benchmark records name it.
+    pub fn backend(self) -> &'static str {
+        match self {
+            Self::Cpu => "flex",
+            #[cfg(feature = "wgpu")]
+            Self::Wgpu => "wgpu",
         }
     }
 }

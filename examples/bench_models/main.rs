@@ -29,9 +29,10 @@ mod dinov2;
 use std::any::Any;
 use std::time::{Duration, Instant};
 
+use adt::device::DeviceArg;
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 
 /// Whatever a step produced (outputs, gradients): kept alive until the device has been
 /// synchronised and the clock stopped, then dropped untimed.
@@ -99,34 +100,6 @@ const CASES: [Case; 7] = [
     },
 ];
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Backend {
-    /// burn-flex, the pure-Rust CPU backend (the default; `adt --device cpu`).
-    #[value(alias = "cpu")]
-    Flex,
-    /// wgpu (Vulkan/Metal/DX12), best adapter; needs `--features wgpu`.
-    #[cfg(feature = "wgpu")]
-    Wgpu,
-}
-
-impl Backend {
-    fn device(self) -> Device {
-        match self {
-            Backend::Flex => Device::flex(),
-            #[cfg(feature = "wgpu")]
-            Backend::Wgpu => Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Backend::Flex => "flex",
-            #[cfg(feature = "wgpu")]
-            Backend::Wgpu => "wgpu",
-        }
-    }
-}
-
 #[derive(Parser)]
 #[command(about = "Model benchmarks of shared/bench-cases.md, side by side with PyTorch")]
 struct Args {
@@ -142,9 +115,9 @@ struct Args {
     /// Untimed warm-up runs per case.
     #[arg(long, default_value_t = 2)]
     warmup: usize,
-    /// Backend to run on.
-    #[arg(long, value_enum, default_value_t = Backend::Flex)]
-    device: Backend,
+    /// Backend to run on (`cpu`, alias `flex`; `wgpu` with `--features wgpu`).
+    #[arg(long, value_enum, default_value_t)]
+    device: DeviceArg,
 }
 
 /// Standard-normal tensor, as `torch.randn`.
@@ -259,7 +232,7 @@ fn main() {
     if !args.json {
         println!(
             "device {}, {threads} hardware threads, >= {} s per case after {} warm-up runs",
-            args.device.name(),
+            args.device.backend(),
             args.seconds,
             args.warmup
         );
@@ -291,7 +264,7 @@ fn main() {
                 "min_ms": round2(t.min),
                 "max_ms": round2(t.max),
                 "runs": t.runs,
-                "device": args.device.name(),
+                "device": args.device.backend(),
                 "threads": threads,
                 "gflop": case.gflop,
                 "gflop_per_s": round2(gflop_per_s),

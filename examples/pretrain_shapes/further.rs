@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::time::Instant;
 
+use adt::assets::{MANIFEST, list_files, write_manifest};
 use adt_clip::ClipTokenizer;
 use adt_models_common::{ModelSource, save_safetensors};
 use adt_schedulers::{NoiseSchedule, SchedulerConfig};
@@ -15,29 +16,21 @@ use burn::prelude::*;
 
 use crate::unet::{self, TextToImage};
 use crate::vit::{self, format_accuracy};
-use crate::{Args, DDIM_STEPS, GUIDANCE, SAMPLES, data, files, sample_and_score, write_manifest};
+use crate::{Args, DDIM_STEPS, GUIDANCE, SAMPLES, data, replace_output, sample_and_score};
 
 pub fn run(args: &Args, from: &Path, device: &Device) -> Result<()> {
     let out = &args.out;
-    if !from.join("MANIFEST.sha256").is_file() {
+    if !from.join(MANIFEST).is_file() {
         bail!(
-            "{}: no MANIFEST.sha256, not an output folder of this example",
+            "{}: no {MANIFEST}, not an output folder of this example",
             from.display()
         );
     }
     if out.exists() && std::fs::canonicalize(out)? == std::fs::canonicalize(from)? {
         bail!("--out must differ from --continue-from (the source is copied first)");
     }
-    if out.exists() {
-        if !out.join("MANIFEST.sha256").exists() && out.read_dir()?.next().is_some() {
-            bail!(
-                "{} exists and holds no previous output; not replacing it",
-                out.display()
-            );
-        }
-        std::fs::remove_dir_all(out)?;
-    }
-    for rel in files(from)? {
+    replace_output(out)?;
+    for rel in list_files(from)? {
         let dst = out.join(&rel);
         std::fs::create_dir_all(dst.parent().expect("a file in a folder"))?;
         std::fs::copy(from.join(&rel), &dst).with_context(|| format!("copying {rel}"))?;

@@ -30,6 +30,7 @@ mod vit;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use adt::assets::{MANIFEST, list_files, write_manifest};
 use adt::device::DeviceArg;
 use adt_clip::ClipTokenizer;
 use adt_data::Split;
@@ -37,11 +38,10 @@ use adt_models_common::{ModelSource, save_safetensors};
 use adt_schedulers::{NoiseSchedule, SamplerName, Scheduler, SchedulerConfig};
 use adt_sd15::image_io::{grid, save_png, to_rgb8};
 use adt_sd15::{Request, Sd15, SeededNoise};
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use burn::prelude::*;
 use clap::Parser;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use crate::tokenizer::write_json;
 use crate::vit::{VitSpec, format_accuracy};
@@ -168,17 +168,7 @@ fn main() -> Result<()> {
     } else {
         args.out.clone()
     };
-    if out.exists() {
-        let ours = out.join("MANIFEST.sha256").exists() || out.read_dir()?.next().is_none();
-        if !ours {
-            bail!(
-                "{} exists and holds no previous output (no MANIFEST.sha256); not replacing it",
-                out.display()
-            );
-        }
-        std::fs::remove_dir_all(&out)?;
-    }
-    std::fs::create_dir_all(&out)?;
+    replace_output(&out)?;
     let total = Instant::now();
     let mut phases = Vec::new();
     let domain = data::domain(args.seed);
@@ -406,6 +396,23 @@ fn main() -> Result<()> {
     Ok(())
 }
 
+/// Clear `out` for a new output folder: only an earlier output (it has a manifest) or an
+/// empty folder is replaced.
+pub(crate) fn replace_output(out: &Path) -> Result<()> {
+    if out.exists() {
+        let ours = out.join(MANIFEST).exists() || out.read_dir()?.next().is_none();
+        if !ours {
+            bail!(
+                "{} exists and holds no previous output (no {MANIFEST}); not replacing it",
+                out.display()
+            );
+        }
+        std::fs::remove_dir_all(out)?;
+    }
+    std::fs::create_dir_all(out)?;
+    Ok(())
+}
+
 fn write_heads_json(path: &Path, report: &vit::VitReport) -> Result<()> {
     let heads: Vec<serde_json::Value> = data::heads()
         .into_iter()
@@ -421,49 +428,6 @@ fn write_heads_json(path: &Path, report: &vit::VitReport) -> Result<()> {
             "heads": heads,
         }),
     )
-}
-
-/// Files under `dir`, sorted, as relative `/`-separated paths.
-pub(crate) fn files(dir: &Path) -> Result<Vec<String>> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
-        for entry in std::fs::read_dir(dir)? {
-            let path = entry?.path();
-            if path.is_dir() {
-                walk(root, &path, out)?;
-            } else {
-                let rel = path.strip_prefix(root)?;
-                out.push(
-                    rel.components()
-                        .map(|c| c.as_os_str().to_string_lossy())
-                        .collect::<Vec<_>>()
-                        .join("/"),
-                );
-            }
-        }
-        Ok(())
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out)?;
-    out.sort();
-    Ok(out)
-}
-
-/// `sha256sum -c`-compatible manifest of every other file.
-pub(crate) fn write_manifest(dir: &Path) -> Result<()> {
-    let mut text = String::new();
-    for rel in files(dir)? {
-        if rel == "MANIFEST.sha256" {
-            continue;
-        }
-        let bytes = std::fs::read(dir.join(&rel)).with_context(|| format!("reading {rel}"))?;
-        let hex: String = Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        text.push_str(&format!("{hex}  {rel}\n"));
-    }
-    std::fs::write(dir.join("MANIFEST.sha256"), text)?;
-    Ok(())
 }
 
 struct Report<'a> {
@@ -491,7 +455,7 @@ impl Report<'_> {
         };
         let mut sizes = String::new();
         let mut total_bytes = 0u64;
-        for rel in files(out)? {
+        for rel in list_files(out)? {
             let n = std::fs::metadata(out.join(&rel))?.len();
             total_bytes += n;
             sizes.push_str(&format!("| `{rel}` | {n} |\n"));

@@ -14,10 +14,10 @@ use std::path::Path;
 
 pub use attributes::AttributeHeads;
 
-use adt_data::{ShapeAttributes, ShapesDomain, Split};
+use adt_data::{ShapeAttributes, ShapesDataset, ShapesDomain, Split};
 use adt_dinov2::{BackboneConfig, Dinov2Backbone, Dinov2Model};
 use adt_models_common::ModelSource;
-use adt_plugin::eval::{FeatureAccumulator, frechet_distance};
+use adt_plugin::eval::{FeatureAccumulator, FeatureStats, frechet_distance};
 use adt_schedulers::{SamplerName, Scheduler};
 use adt_sd15::image_io::from_rgb8;
 use adt_sd15::{Request, Sd15, SeededNoise};
@@ -159,39 +159,83 @@ pub struct GridResult {
     pub reference_accuracy: Vec<(String, f64)>,
 }
 
-/// Run the grid with `sd` (base or tuned UNet). `progress` gets one line per cell and seed.
+/// The real held-out side of a grid: feature statistics for FD and the heads' accuracy on
+/// the real images. Computed once and shared by every model evaluated on the same grid.
+pub struct Reference {
+    stats: FeatureStats,
+    accuracy: Vec<(String, f64)>,
+}
+
+/// The grid's held-out prompts, the attributes they ask for, and its image batches.
+struct Held {
+    data: ShapesDataset,
+    prompts: Vec<String>,
+    attrs: Vec<ShapeAttributes>,
+    batches: Vec<std::ops::Range<usize>>,
+}
+
+impl Held {
+    fn new(grid: &Grid) -> Result<Self> {
+        if grid.n < 2 || grid.batch == 0 {
+            bail!("need at least 2 images per cell and a batch of at least 1");
+        }
+        let data = grid.domain.dataset(Split::Heldout, grid.n);
+        Ok(Self {
+            prompts: (0..grid.n)
+                .map(|k| grid.domain.caption(data.sample_index(k)))
+                .collect(),
+            attrs: (0..grid.n).map(|k| data.attributes(k)).collect(),
+            batches: (0..grid.n)
+                .step_by(grid.batch)
+                .map(|start| start..(start + grid.batch).min(grid.n))
+                .collect(),
+            data,
+        })
+    }
+}
+
+impl Reference {
+    /// Featurize the grid's real held-out images (once for both FD and the accuracy ceiling).
+    pub fn compute(
+        net: &FeatureNet,
+        heads: Option<&AttributeHeads>,
+        grid: &Grid,
+        device: &Device,
+    ) -> Result<Self> {
+        let held = Held::new(grid)?;
+        let mut real = Tally::new(net, heads);
+        for r in &held.batches {
+            let images: Vec<Tensor<4>> = r
+                .clone()
+                .map(|k| from_rgb8(&grid.domain.render(held.data.sample_index(k)), device))
+                .collect();
+            real.add(net, Tensor::cat(images, 0), &held.attrs[r.clone()])?;
+        }
+        Ok(Self {
+            stats: real.features.stats()?,
+            accuracy: real.accuracy(),
+        })
+    }
+}
+
+/// Run the grid with `sd` (base or tuned UNet) against `reference` (from
+/// [`Reference::compute`] on the same grid, network and heads). `progress` gets one line per
+/// cell and seed.
 pub fn run_grid(
     sd: &Sd15,
     net: &FeatureNet,
     heads: Option<&AttributeHeads>,
     grid: &Grid,
+    reference: &Reference,
     device: &Device,
     mut progress: impl FnMut(&str),
 ) -> Result<GridResult> {
-    if grid.n < 2 || grid.batch == 0 {
-        bail!("need at least 2 images per cell and a batch of at least 1");
-    }
-    let data = grid.domain.dataset(Split::Heldout, grid.n);
-    let prompts: Vec<String> = (0..grid.n)
-        .map(|k| grid.domain.caption(data.sample_index(k)))
-        .collect();
-    let attrs: Vec<ShapeAttributes> = (0..grid.n).map(|k| data.attributes(k)).collect();
-    let batches: Vec<std::ops::Range<usize>> = (0..grid.n)
-        .step_by(grid.batch)
-        .map(|start| start..(start + grid.batch).min(grid.n))
-        .collect();
-
-    // The real held-out images, featurized once for both FD and the accuracy ceiling.
-    let mut real = Tally::new(net, heads);
-    for r in &batches {
-        let images: Vec<Tensor<4>> = r
-            .clone()
-            .map(|k| from_rgb8(&grid.domain.render(data.sample_index(k)), device))
-            .collect();
-        real.add(net, Tensor::cat(images, 0), &attrs[r.clone()])?;
-    }
-    let reference = real.features.stats()?;
-
+    let Held {
+        prompts,
+        attrs,
+        batches,
+        ..
+    } = Held::new(grid)?;
     let size = grid.domain.image_size as usize;
     let mut cells = Vec::new();
     for &sampler in &grid.samplers {
@@ -224,7 +268,7 @@ pub fn run_grid(
                             &attrs[r.clone()],
                         )?;
                     }
-                    let d = frechet_distance(&generated.features.stats()?, &reference)?;
+                    let d = frechet_distance(&generated.features.stats()?, &reference.stats)?;
                     progress(&format!(
                         "{sampler} steps {steps} cfg {cfg} seed {seed}: FD {d:.4}"
                     ));
@@ -247,7 +291,7 @@ pub fn run_grid(
     }
     Ok(GridResult {
         cells,
-        reference_accuracy: real.accuracy(),
+        reference_accuracy: reference.accuracy.clone(),
     })
 }
 
@@ -290,18 +334,22 @@ pub fn markdown(label: &str, result: &GridResult, seeds: usize, n: usize) -> Str
         s.push('\n');
     }
     if !result.reference_accuracy.is_empty() {
-        let line: Vec<String> = result
-            .reference_accuracy
-            .iter()
-            .map(|(name, a)| format!("{name} {:.1}%", 100.0 * a))
-            .collect();
         let _ = write!(
             s,
             "\nAttribute accuracy of the {n} real held-out images (the heads' ceiling): {}\n",
-            line.join(", ")
+            accuracy_line(&result.reference_accuracy)
         );
     }
     s
+}
+
+/// `kind 32.8%, color 97.7%, …`: per-head accuracies on one line.
+pub fn accuracy_line(accuracy: &[(String, f64)]) -> String {
+    accuracy
+        .iter()
+        .map(|(name, a)| format!("{name} {:.1}%", 100.0 * a))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The grid as CSV rows `label,sampler,steps,cfg,seed_index,fd`.

@@ -23,7 +23,7 @@ use adt_schedulers::SamplerName;
 use adt_sd15::Sd15;
 
 use crate::device::DeviceArg;
-use crate::eval::{AttributeHeads, FeatureNet, Grid, GridResult, run_grid};
+use crate::eval::{AttributeHeads, FeatureNet, Grid, GridResult, Reference, run_grid};
 use crate::train::{Display, TrainConfig, export_unet};
 use adt_data::{ShapesDomain, Split};
 use anyhow::{Context, Result, bail};
@@ -170,11 +170,18 @@ pub fn run(args: &Args) -> Result<Outcome> {
         )?;
         models.push((name.into(), load()?.with_unet(&export.unet_dir, &device)?));
     }
+    let reference = Reference::compute(&net, heads.as_ref(), &grid, &device)?;
     let mut results: Vec<(String, GridResult)> = Vec::new();
     for (name, sd) in &models {
-        let r = run_grid(sd, &net, heads.as_ref(), &grid, &device, |line| {
-            eprintln!("eval {name}: {line}")
-        })?;
+        let r = run_grid(
+            sd,
+            &net,
+            heads.as_ref(),
+            &grid,
+            &reference,
+            &device,
+            |line| eprintln!("eval {name}: {line}"),
+        )?;
         results.push((name.clone(), r));
     }
     report::samples_png(&models, &grid, &out.join("samples.png"), &device)?;

@@ -13,7 +13,7 @@ use anyhow::Result;
 use burn::prelude::*;
 
 use super::Args;
-use crate::eval::{Cell, Grid, GridResult, cell_labels, csv, plot};
+use crate::eval::{Cell, Grid, GridResult, accuracy_line, cell_labels, csv, plot};
 
 /// Prompts (first held-out captions) in `samples.png`.
 const SAMPLE_PROMPTS: usize = 8;
@@ -82,15 +82,11 @@ pub fn write(
         args.steps, args.train_images, args.eval_images, args.seeds
     );
     md.push_str(&table);
-    if let Some(reference) = Some(&base.reference_accuracy).filter(|r| !r.is_empty()) {
-        let line: Vec<String> = reference
-            .iter()
-            .map(|(n, a)| format!("{n} {:.1}%", 100.0 * a))
-            .collect();
+    if !base.reference_accuracy.is_empty() {
         let _ = writeln!(
             md,
             "\nThe same heads on the real held-out images (their ceiling): {}.",
-            line.join(", ")
+            accuracy_line(&base.reference_accuracy)
         );
     }
     md.push_str(

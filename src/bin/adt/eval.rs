@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use adt::data::ShapesDomain;
-use adt::eval::{AttributeHeads, FeatureNet, Grid, markdown, run_grid, write_report};
+use adt::eval::{AttributeHeads, FeatureNet, Grid, Reference, markdown, run_grid, write_report};
 use adt::models::common::ModelSource;
 use adt::models::schedulers::SamplerName;
 use adt::models::sd15::Sd15;
@@ -78,9 +78,16 @@ impl EvalArgs {
             ModelSource::Local(dir) => AttributeHeads::load(&dir)?,
             ModelSource::Hub { .. } => None,
         };
-        let result = run_grid(&sd, &net, heads.as_ref(), &grid, &device, |line| {
-            eprintln!("{line}")
-        })?;
+        let reference = Reference::compute(&net, heads.as_ref(), &grid, &device)?;
+        let result = run_grid(
+            &sd,
+            &net,
+            heads.as_ref(),
+            &grid,
+            &reference,
+            &device,
+            |line| eprintln!("{line}"),
+        )?;
         let label = match &self.unet {
             Some(u) => u.display().to_string(),
             None => sd.source.clone(),
