@@ -5,7 +5,7 @@
 //! - [`plugin`]: the ADT engine (simulated inference with the backward-flow
 //!   constraint, siamese discriminator, losses, the burn-train strategy);
 //! - [`models`]: the model zoo (UNet2DCondition, AutoencoderKL, CLIP text,
-//!   schedulers, the SD1.5 pipeline, DINOv2);
+//!   schedulers, the SD1.5 pipeline, DINOv2, InceptionV3 for FID);
 //! - [`tui`]: the terminal dashboard.
 
 pub use adt_data as data;
@@ -23,6 +23,7 @@ pub mod models {
     pub use adt_clip as clip;
     pub use adt_diffusion as diffusion;
     pub use adt_dinov2 as dinov2;
+    pub use adt_inception as inception;
     pub use adt_models_common as common;
     pub use adt_schedulers as schedulers;
     pub use adt_sd15 as sd15;

@@ -30,6 +30,10 @@ pub enum StartPolicy {
     Uniform,
     /// Always s = m (plain text-to-image from noise level t_m).
     Full,
+    /// s uniform in {1..m−1} (s = 1 when m = 1): always a refinement of the paired real
+    /// image. On zero-terminal-SNR schedules α_{t_m} = 0, so an s = m fake shares nothing with
+    /// the real image the siamese discriminator pairs it with.
+    Refine,
 }
 
 /// Whether the linear sampler path `a_i·x_i` stays differentiable.

@@ -43,6 +43,7 @@ impl SimulationPlan {
         let s = match start {
             StartPolicy::Uniform => rng.int_inclusive(1, m as i64) as usize,
             StartPolicy::Full => m,
+            StartPolicy::Refine => rng.int_inclusive(1, (m as i64 - 1).max(1)) as usize,
         };
         let first = m - s;
         let k = k.min(s);

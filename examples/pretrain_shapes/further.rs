@@ -46,6 +46,23 @@ pub fn run(args: &Args, from: &Path, device: &Device) -> Result<()> {
         .as_u64()
         .context("text_encoder vocab_size")? as usize;
     let vae = sd.codec.vae.clone().valid();
+    // The folder's objective carries on; `--v-zero-snr` switches an ε folder to v.
+    let sched_path = out.join("scheduler/scheduler_config.json");
+    let was_v = serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(&sched_path)?)?
+        ["prediction_type"]
+        == "v_prediction";
+    let switch = args.v_zero_snr && !was_v;
+    let objective = if args.v_zero_snr || was_v {
+        unet::Objective::VZeroSnr
+    } else {
+        unet::Objective::Epsilon
+    };
+    if switch {
+        crate::tokenizer::write_json(
+            &out.join("scheduler/scheduler_config.json"),
+            &crate::scheduler_json(objective),
+        )?;
+    }
     let schedule = NoiseSchedule::for_training(&SchedulerConfig::from_json(
         &std::fs::read_to_string(out.join("scheduler/scheduler_config.json"))?,
         "scheduler/scheduler_config.json",
@@ -70,6 +87,8 @@ pub fn run(args: &Args, from: &Path, device: &Device) -> Result<()> {
             text_encoder: sd.conditioner.text_encoder,
         }),
         snr_weight_cap: args.snr_weight_cap,
+        objective,
+        time_budget: args.unet_seconds,
     })?;
     t2i.unet.save_pretrained(&out.join("unet"))?;
     save_safetensors(
@@ -99,10 +118,10 @@ pub fn run(args: &Args, from: &Path, device: &Device) -> Result<()> {
          The UNet and text encoder above were then trained further, starting from those weights, \
          with everything else unchanged (PREVIOUS = the folder the command above wrote):\n\n```sh\n\
          cargo run --release{} --example pretrain_shapes -- --continue-from PREVIOUS --out assets/shapes \
-         --seed {} --unet-steps {} --unet-batch {} --unet-lr {} --pool {} --device {}{}\n```\n\n\
-         {} steps × batch {} of the ε-loss{} (seed {} for the draws, a fresh pool of {} train images, \
+         --seed {} --unet-steps {} --unet-batch {} --unet-lr {} --pool {} --device {}{}{}{}\n```\n\n\
+         {} steps × batch {} of the {}-loss{}{} (seed {} for the draws, a fresh pool of {} train images, \
          AdamW lr {} with warm-up min(200, steps/10) and cosine to a tenth, EMA {} restarted from \
-         the loaded weights); last running ε-MSE {:.4}; {:.2} s per step, {:.0} s in all on {}.\n\n\
+         the loaded weights); last running {}-MSE {:.4}; {:.2} s per step, {:.0} s in all on {}.\n\n\
          Generated images scored by dinov2_eval ({SAMPLES} held-out captions, DDIM {DDIM_STEPS}, \
          CFG {GUIDANCE}), `samples.png` redrawn:\n\n| images | {} |\n|---|{}\n| generated | {} |\n",
         if args.device == adt::device::DeviceArg::Cpu {
@@ -118,8 +137,18 @@ pub fn run(args: &Args, from: &Path, device: &Device) -> Result<()> {
         args.device,
         args.snr_weight_cap
             .map_or(String::new(), |c| format!(" --snr-weight-cap {c}")),
-        steps,
+        if switch { " --v-zero-snr" } else { "" },
+        args.unet_seconds
+            .map_or(String::new(), |b| format!(" --unet-seconds {b}")),
+        report.steps,
         args.unet_batch,
+        objective.name(),
+        if switch {
+            " (switched from ε: v-prediction on SD1.5's betas rescaled to zero terminal SNR, \
+             trailing spacing; the scheduler config is rewritten to match)"
+        } else {
+            ""
+        },
         args.snr_weight_cap.map_or(String::new(), |c| format!(
             ", each sample weighted by clamp(1/SNR(t), 1, {c})"
         )),
@@ -127,6 +156,7 @@ pub fn run(args: &Args, from: &Path, device: &Device) -> Result<()> {
         report.pool,
         args.unet_lr,
         unet::EMA_DECAY,
+        objective.name(),
         report.final_loss,
         report.sec_per_step,
         train_s,

@@ -17,7 +17,9 @@
 //! (`--scale 0.02` for a quick smoke run with 2% of the steps; `--check-guidance` samples
 //! an existing output folder at several guidance scales and measures how much the text
 //! changes the UNet's prediction, training nothing; `--probe` times a few steps of every
-//! phase at the given batch sizes so a run can be sized to a time budget;
+//! phase at the given batch sizes so a run can be sized to a time budget; `--v-zero-snr`
+//! trains v-prediction on zero-terminal-SNR betas instead of ε, and `--unet-seconds` caps the
+//! UNet phase's wall-clock time;
 //! `--features wgpu` + `--device wgpu` trains on a GPU).
 
 mod data;
@@ -84,6 +86,17 @@ pub(crate) struct Args {
     /// Weight the UNet's ε-MSE per sample by clamp(1/SNR(t), 1, CAP) (see `unet::snr_weight`).
     #[arg(long)]
     pub(crate) snr_weight_cap: Option<f64>,
+    /// Train the UNet on v-prediction over SD1.5's betas rescaled to zero terminal SNR, with
+    /// trailing timestep spacing (Lin et al. 2023, arXiv 2305.08891), instead of ε-prediction
+    /// on the plain SD1.5 schedule (see `unet::Objective`). With `--continue-from` the folder's
+    /// scheduler config is rewritten to match.
+    #[arg(long)]
+    pub(crate) v_zero_snr: bool,
+    /// Wall-clock budget of the UNet training loop in seconds: after 30 steps the step count
+    /// is cut to what fits (the warm-up/cosine schedule is recomputed for it), so a run on a
+    /// lent machine cannot overrun its slot.
+    #[arg(long)]
+    pub(crate) unet_seconds: Option<f64>,
     /// Train images encoded once for the UNet (its data pool).
     #[arg(long, default_value_t = 8192)]
     pub(crate) pool: usize,
@@ -101,15 +114,26 @@ pub(crate) struct Args {
     pub(crate) probe: bool,
 }
 
+impl Args {
+    pub(crate) fn objective(&self) -> unet::Objective {
+        if self.v_zero_snr {
+            unet::Objective::VZeroSnr
+        } else {
+            unet::Objective::Epsilon
+        }
+    }
+}
+
 /// Steps per phase under `--probe`.
 const PROBE_STEPS: usize = 13;
 pub(crate) const SAMPLES: usize = 64;
 pub(crate) const GUIDANCE: f64 = 5.0;
 pub(crate) const DDIM_STEPS: usize = 25;
 
-/// SD1.5's schedule, as a DDIM config.
-pub(crate) fn scheduler_json() -> serde_json::Value {
-    json!({
+/// SD1.5's schedule as a DDIM config: ε-prediction with leading spacing, or (`objective` =
+/// v) v-prediction on the betas rescaled to zero terminal SNR with trailing spacing.
+pub(crate) fn scheduler_json(objective: unet::Objective) -> serde_json::Value {
+    let mut config = json!({
         "_class_name": "DDIMScheduler",
         "_diffusers_version": "0.37.1",
         "beta_end": 0.012,
@@ -122,7 +146,14 @@ pub(crate) fn scheduler_json() -> serde_json::Value {
         "steps_offset": 1,
         "timestep_spacing": "leading",
         "trained_betas": null
-    })
+    });
+    if objective == unet::Objective::VZeroSnr {
+        config["prediction_type"] = json!("v_prediction");
+        config["rescale_betas_zero_snr"] = json!(true);
+        config["timestep_spacing"] = json!("trailing");
+        config["steps_offset"] = json!(0);
+    }
+    config
 }
 
 fn model_index() -> serde_json::Value {
@@ -207,7 +238,7 @@ fn main() -> Result<()> {
 
     // 2. UNet + text encoder.
     let t = Instant::now();
-    let sched_json = scheduler_json();
+    let sched_json = scheduler_json(args.objective());
     std::fs::create_dir_all(out.join("scheduler"))?;
     write_json(&out.join("scheduler/scheduler_config.json"), &sched_json)?;
     write_json(&out.join("model_index.json"), &model_index())?;
@@ -231,6 +262,8 @@ fn main() -> Result<()> {
         device: device.clone(),
         init: None,
         snr_weight_cap: args.snr_weight_cap,
+        objective: args.objective(),
+        time_budget: args.unet_seconds,
     })?;
     t2i.unet.save_pretrained(&out.join("unet"))?;
     std::fs::create_dir_all(out.join("text_encoder"))?;
@@ -591,6 +624,16 @@ impl Report<'_> {
         s.push_str(&format!(
             "\n## Files\n\n| file | bytes |\n|---|---|\n{sizes}| total (without README.md and MANIFEST.sha256) | {total_bytes} |\n"
         ));
+        // The text above describes the default ε objective; `--v-zero-snr` swaps those phrases.
+        if self.args.objective() == unet::Objective::VZeroSnr {
+            s = s
+                .replace(
+                    "ε-prediction, leading spacing, steps_offset 1",
+                    "v-prediction, betas rescaled to zero terminal SNR, trailing spacing",
+                )
+                .replace("of ε-prediction MSE", "of v-prediction MSE")
+                .replace("ε-MSE", "v-MSE");
+        }
         Ok(s)
     }
 }

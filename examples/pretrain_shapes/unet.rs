@@ -113,6 +113,9 @@ pub struct Setup<'a> {
     pub init: Option<TextToImage>,
     /// Per-sample weight of the ε-MSE: `clamp(1/SNR(t), 1, cap)`; `None` = unweighted.
     pub snr_weight_cap: Option<f64>,
+    pub objective: Objective,
+    /// Seconds the loop may take (see `Args::unet_seconds`).
+    pub time_budget: Option<f64>,
 }
 
 /// `clamp(1/SNR(t), 1, cap)`: the ε-loss in x0 terms is SNR·‖x0 − x̂0‖², so at high noise,
@@ -120,6 +123,27 @@ pub struct Setup<'a> {
 /// weight makes those timesteps count as an x0-loss (capped), low-noise ones unchanged.
 pub fn snr_weight(schedule: &NoiseSchedule, t: usize, cap: f64) -> f64 {
     (1.0 / schedule.snr_at(t)).clamp(1.0, cap)
+}
+
+/// What the UNet regresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Objective {
+    /// ε on SD1.5's schedule (terminal ᾱ = 0.0047). With 8×8 latents the start noise's
+    /// per-channel mean (std 1/8) is as large as the leftover signal √ᾱ_T·x0 the model learns
+    /// to read at t = T, so sampling takes its colours from the noise, not the caption.
+    Epsilon,
+    /// v = √ᾱ·ε − √(1−ᾱ)·x0 on the betas rescaled to zero terminal SNR: at t = T the target is
+    /// −x0 from the caption alone (arXiv 2305.08891, the fix for that leak).
+    VZeroSnr,
+}
+
+impl Objective {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Epsilon => "ε",
+            Self::VZeroSnr => "v",
+        }
+    }
 }
 
 /// Train; returns the EMA model (plain device).
@@ -172,7 +196,11 @@ pub fn train(s: &Setup<'_>) -> Result<(TextToImage, UnetReport)> {
     let n_train = s.schedule.num_train_timesteps();
     let mut loss_avg = Running::default();
     let mut clock = StepClock::new();
-    for step in 0..s.steps {
+    let mut total = s.steps;
+    let mut step = 0;
+    // Synced time at step 10 (after kernel compilation/autotuning), to rate the steps.
+    let mut at_ten: Option<f64> = None;
+    while step < total {
         let picks: Vec<usize> = (0..s.batch).map(|_| rng.random_range(0..s.pool)).collect();
         let mut z0 = Vec::with_capacity(s.batch * 256);
         let mut rows = Vec::with_capacity(s.batch);
@@ -194,13 +222,20 @@ pub fn train(s: &Setup<'_>) -> Result<(TextToImage, UnetReport)> {
             &device,
         );
         let noise = Tensor::random([s.batch, 4, 8, 8], Distribution::Normal(0.0, 1.0), &device);
-        let x_t = s.schedule.add_noise(z0, noise.clone(), t_int)?;
+        let target = match s.objective {
+            Objective::Epsilon => noise.clone(),
+            Objective::VZeroSnr => {
+                s.schedule
+                    .get_velocity(z0.clone(), noise.clone(), t_int.clone())?
+            }
+        };
+        let x_t = s.schedule.add_noise(z0, noise, t_int)?;
         let cond = model
             .text_encoder
             .forward(ids_to_tensor(&rows, &device))
             .last_hidden_state;
-        let eps = model.unet.forward(x_t, t_float, cond, None);
-        let per_sample = (eps - noise)
+        let pred = model.unet.forward(x_t, t_float, cond, None);
+        let per_sample = (pred - target)
             .powf_scalar(2.0)
             .mean_dim(3)
             .mean_dim(2)
@@ -218,27 +253,48 @@ pub fn train(s: &Setup<'_>) -> Result<(TextToImage, UnetReport)> {
         };
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(
-            lr_at(step, s.steps, (s.steps / 10).min(200), s.lr),
+            lr_at(step, total, (total / 10).min(200), s.lr),
             model,
             grads,
         );
         ema.update(&model);
-        if reads_loss(step, s.steps) {
+        let read = reads_loss(step, total);
+        if read {
+            // A device sync: the clock below is then exact.
             loss_avg.push(loss.into_scalar::<f64>());
         }
         clock.tick(step);
-        if (step + 1) % s.log_every == 0 || step + 1 == s.steps {
+        if read && step == 10 {
+            at_ten = Some(clock.start.elapsed().as_secs_f64());
+        }
+        if let (Some(budget), Some(t10)) = (s.time_budget, at_ten)
+            && read
+            && step == 30
+        {
+            let elapsed = clock.start.elapsed().as_secs_f64();
+            let per_step = (elapsed - t10) / 20.0;
+            let fits = step + 1 + ((budget - elapsed).max(0.0) / per_step) as usize;
+            if fits < total {
+                total = fits.max(step + 2);
+                eprintln!(
+                    "[unet] {budget:.0} s budget: {total} of {} steps fit",
+                    s.steps
+                );
+            }
+        }
+        if (step + 1) % s.log_every == 0 || step + 1 == total {
             eprintln!(
                 "[unet] step {:>5}/{}  loss {:.4}  {:.0}s",
                 step + 1,
-                s.steps,
+                total,
                 loss_avg.value,
                 clock.start.elapsed().as_secs_f64()
             );
         }
+        step += 1;
     }
     let report = UnetReport {
-        steps: s.steps,
+        steps: total,
         batch: s.batch,
         pool: s.pool,
         final_loss: loss_avg.value,
@@ -246,7 +302,7 @@ pub fn train(s: &Setup<'_>) -> Result<(TextToImage, UnetReport)> {
         text_params,
         tokens_per_caption,
         lr: s.lr,
-        sec_per_step: clock.per_step(s.steps),
+        sec_per_step: clock.per_step(total),
         encode_seconds,
     };
     Ok((ema.module, report))

@@ -1,7 +1,8 @@
 //! `adt eval`: Fréchet distance between generated and real images in a feature network's
-//! space (any DINOv2-architecture checkpoint: the shapes domain's evaluation network, or a
-//! real DINOv2 for FD-DINOv2), across a grid of samplers × step counts × CFG scales, over
-//! several seeds (mean and spread), written as a markdown table and a CSV.
+//! space — any DINOv2-architecture checkpoint (the shapes domain's evaluation network, or a
+//! real DINOv2 for FD-DINOv2), or pytorch-fid's InceptionV3 for FID (user-supplied weights,
+//! `adt_inception`) — across a grid of samplers × step counts × CFG scales, over several
+//! seeds (mean and spread), written as a markdown table and a CSV.
 //!
 //! The prompts and the reference images are the procedural shapes domain's held-out split
 //! (`adt_data::ShapesDomain`), so the evaluation needs no files.
@@ -16,6 +17,7 @@ pub use attributes::AttributeHeads;
 
 use adt_data::{ShapeAttributes, ShapesDataset, ShapesDomain, Split};
 use adt_dinov2::{BackboneConfig, Dinov2Backbone, Dinov2Model};
+use adt_inception::InceptionV3Fid;
 use adt_models_common::ModelSource;
 use adt_plugin::eval::{FeatureAccumulator, FeatureStats, frechet_distance};
 use adt_schedulers::{SamplerName, Scheduler};
@@ -24,9 +26,20 @@ use adt_sd15::{Request, Sd15, SeededNoise};
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 
-/// The feature network: final normed CLS token of a DINOv2-architecture model.
+/// What [`FeatureNet::metric`] calls FID.
+pub const FID_METRIC: &str = "FID (InceptionV3, pytorch-fid)";
+
+/// The feature network: the final normed CLS token of a DINOv2-architecture model, or
+/// pytorch-fid's InceptionV3 pool3 features (FID).
 pub struct FeatureNet {
-    backbone: Dinov2Backbone,
+    net: Net,
+    metric: String,
+}
+
+/// Boxed: the module trees are large (InceptionV3's is ~50 KB of handles).
+enum Net {
+    Dinov2(Box<Dinov2Backbone>),
+    Inception(Box<InceptionV3Fid>),
 }
 
 impl FeatureNet {
@@ -41,19 +54,60 @@ impl FeatureNet {
                 ..Default::default()
             },
         )?;
-        Ok(Self { backbone })
+        Ok(Self {
+            net: Net::Dinov2(Box::new(backbone)),
+            metric: format!(
+                "FD in a DINOv2-architecture network's space ({})",
+                source.describe()
+            ),
+        })
+    }
+
+    /// pytorch-fid's InceptionV3 from its weights file
+    /// (`pt_inception-2015-12-05-6726825d.pth`, or the same state dict as
+    /// `.safetensors`): the Fréchet distance is then FID. Images are resized to 299 × 299
+    /// inside.
+    pub fn inception(weights: &Path, device: &Device) -> Result<Self> {
+        let model = InceptionV3Fid::load(weights, device)
+            .with_context(|| format!("loading InceptionV3 (FID) from {}", weights.display()))?;
+        Ok(Self::from_inception(model))
+    }
+
+    /// An InceptionV3 already built (e.g. with other weights, for tests).
+    pub fn from_inception(model: InceptionV3Fid) -> Self {
+        Self {
+            net: Net::Inception(Box::new(model)),
+            metric: FID_METRIC.to_string(),
+        }
+    }
+
+    /// Which distance this network gives, for reports: [`FID_METRIC`] or
+    /// `FD in a DINOv2-architecture network's space (<source>)`.
+    pub fn metric(&self) -> &str {
+        &self.metric
+    }
+
+    /// Whether attribute heads (trained on the DINOv2 evaluation network's features) apply.
+    pub fn is_dinov2(&self) -> bool {
+        matches!(self.net, Net::Dinov2(_))
     }
 
     /// Feature width `D`.
     pub fn dim(&self) -> usize {
-        self.backbone.hidden_size()
+        match &self.net {
+            Net::Dinov2(b) => b.hidden_size(),
+            Net::Inception(_) => adt_inception::FID_FEATURE_DIM,
+        }
     }
 
     /// `[B, 3, H, W]` in `[-1, 1]` → `[B, D]` features as rows.
     pub fn features(&self, images: Tensor<4>) -> Result<Vec<Vec<f32>>> {
-        let cls = self.backbone.features(images, &[])?.cls;
-        let [b, d] = cls.dims();
-        let v = cls
+        let feats = match &self.net {
+            Net::Dinov2(b) => b.features(images, &[])?.cls,
+            Net::Inception(m) => m.features(images)?,
+        };
+        let [b, d] = feats.dims();
+        let v = feats
             .into_data()
             .convert::<f32>()
             .try_into_vec::<f32>()
@@ -110,6 +164,17 @@ struct Tally<'a> {
     scored: usize,
 }
 
+/// Attribute heads read the DINOv2 evaluation network's features; refuse other networks.
+fn check_heads(net: &FeatureNet, heads: Option<&AttributeHeads>) -> Result<()> {
+    if heads.is_some() && !net.is_dinov2() {
+        bail!(
+            "attribute heads apply to the DINOv2 evaluation network only, not to {}",
+            net.metric()
+        );
+    }
+    Ok(())
+}
+
 impl<'a> Tally<'a> {
     fn new(net: &FeatureNet, heads: Option<&'a AttributeHeads>) -> Self {
         Self {
@@ -153,6 +218,8 @@ impl<'a> Tally<'a> {
 
 /// What [`run_grid`] measured.
 pub struct GridResult {
+    /// The feature network's distance ([`FeatureNet::metric`]).
+    pub metric: String,
     pub cells: Vec<Cell>,
     /// Attribute accuracy of the real held-out images (what the heads can read at best);
     /// empty without heads.
@@ -202,6 +269,7 @@ impl Reference {
         grid: &Grid,
         device: &Device,
     ) -> Result<Self> {
+        check_heads(net, heads)?;
         let held = Held::new(grid)?;
         let mut real = Tally::new(net, heads);
         for r in &held.batches {
@@ -230,6 +298,7 @@ pub fn run_grid(
     device: &Device,
     mut progress: impl FnMut(&str),
 ) -> Result<GridResult> {
+    check_heads(net, heads)?;
     let Held {
         prompts,
         attrs,
@@ -290,6 +359,7 @@ pub fn run_grid(
         }
     }
     Ok(GridResult {
+        metric: net.metric().to_string(),
         cells,
         reference_accuracy: reference.accuracy.clone(),
     })
@@ -303,12 +373,13 @@ pub fn markdown(label: &str, result: &GridResult, seeds: usize, n: usize) -> Str
         .map(|c| c.accuracy.iter().map(|(h, _)| h.clone()).collect())
         .unwrap_or_default();
     let mut s = format!(
-        "### {label}\n\nFréchet distance to {n} held-out images, mean ± std over {seeds} seed(s){}.\n\n| sampler | steps | CFG | FD |",
+        "### {label}\n\nFréchet distance to {n} held-out images, mean ± std over {seeds} seed(s){}.\nFeature network: {}.\n\n| sampler | steps | CFG | FD |",
         if heads.is_empty() {
             ""
         } else {
             "; attribute accuracy of the generated images (evaluation network's heads)"
-        }
+        },
+        result.metric
     );
     for h in &heads {
         let _ = write!(s, " {h} |");

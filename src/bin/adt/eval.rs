@@ -1,5 +1,6 @@
 //! `adt eval`: Fréchet distance of generated vs held-out images on the shapes domain, over a
-//! sampler × steps × CFG grid and several seeds.
+//! sampler × steps × CFG grid and several seeds, in a DINOv2-architecture network's space
+//! (`--features`) or as FID with pytorch-fid's InceptionV3 (`--inception`).
 
 use std::path::PathBuf;
 
@@ -8,7 +9,7 @@ use adt::eval::{AttributeHeads, FeatureNet, Grid, Reference, markdown, run_grid,
 use adt::models::common::ModelSource;
 use adt::models::schedulers::SamplerName;
 use adt::models::sd15::Sd15;
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use adt::device::DeviceArg;
 
@@ -21,9 +22,17 @@ pub struct EvalArgs {
     #[arg(long)]
     unet: Option<PathBuf>,
     /// The feature network (DINOv2 architecture, transformers layout), e.g. assets/shapes/dinov2_eval.
-    #[arg(long)]
-    features: String,
-    /// Feature network input size (square).
+    #[arg(
+        long,
+        required_unless_present = "inception",
+        conflicts_with = "inception"
+    )]
+    features: Option<String>,
+    /// FID instead: pytorch-fid's InceptionV3 weights, `pt_inception-2015-12-05-6726825d.pth`
+    /// (or the same state dict as .safetensors). Images are resized to 299x299; no attribute heads.
+    #[arg(long, value_name = "PATH")]
+    inception: Option<PathBuf>,
+    /// Feature network input size (square; DINOv2 only).
     #[arg(long, default_value_t = 32)]
     feature_size: usize,
     #[arg(long, value_delimiter = ',', default_value = "ddim,euler,dpmpp-2m", value_parser = |s: &str| s.parse::<SamplerName>())]
@@ -54,16 +63,26 @@ pub struct EvalArgs {
 impl EvalArgs {
     pub fn run(&self) -> Result<()> {
         let device = self.device.device();
+        // The feature network first: a wrong weights path fails before the pipeline loads.
+        let (net, heads) = match (&self.inception, &self.features) {
+            (Some(weights), _) => (FeatureNet::inception(weights, &device)?, None),
+            (None, Some(features)) => {
+                let source = ModelSource::parse(features);
+                let net = FeatureNet::load(&source, [self.feature_size; 2], &device)?;
+                // The shapes evaluation network ships attribute heads beside its weights.
+                let heads = match source {
+                    ModelSource::Local(dir) => AttributeHeads::load(&dir)?,
+                    ModelSource::Hub { .. } => None,
+                };
+                (net, heads)
+            }
+            (None, None) => bail!("give --features or --inception"),
+        };
         let mut sd = Sd15::from_pretrained(&ModelSource::parse(&self.model), &device)
             .with_context(|| format!("loading {}", self.model))?;
         if let Some(dir) = &self.unet {
             sd = sd.with_unet(dir, &device)?;
         }
-        let net = FeatureNet::load(
-            &ModelSource::parse(&self.features),
-            [self.feature_size; 2],
-            &device,
-        )?;
         let grid = Grid {
             samplers: self.samplers.clone(),
             steps: self.steps.clone(),
@@ -72,11 +91,6 @@ impl EvalArgs {
             n: self.n,
             batch: self.batch,
             domain: ShapesDomain::new(self.size, self.domain_seed),
-        };
-        // The shapes evaluation network ships attribute heads beside its weights.
-        let heads = match ModelSource::parse(&self.features) {
-            ModelSource::Local(dir) => AttributeHeads::load(&dir)?,
-            ModelSource::Hub { .. } => None,
         };
         let reference = Reference::compute(&net, heads.as_ref(), &grid, &device)?;
         let result = run_grid(
