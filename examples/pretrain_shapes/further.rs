@@ -8,7 +8,7 @@ use std::time::Instant;
 use adt::assets::{MANIFEST, list_files, write_manifest};
 use adt_clip::ClipTokenizer;
 use adt_models_common::{ModelSource, save_safetensors};
-use adt_schedulers::{NoiseSchedule, SchedulerConfig};
+use adt_schedulers::{NoiseSchedule, PredictionType, SchedulerConfig};
 use adt_sd15::Sd15;
 use adt_sd15::image_io::{grid, save_png, to_rgb8};
 use anyhow::{Context, Result, bail};
@@ -48,9 +48,14 @@ pub fn run(args: &Args, from: &Path, device: &Device) -> Result<()> {
     let vae = sd.codec.vae.clone().valid();
     // The folder's objective carries on; `--v-zero-snr` switches an ε folder to v.
     let sched_path = out.join("scheduler/scheduler_config.json");
-    let was_v = serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(&sched_path)?)?
-        ["prediction_type"]
-        == "v_prediction";
+    let read_scheduler = || -> Result<SchedulerConfig> {
+        Ok(SchedulerConfig::from_json(
+            &std::fs::read_to_string(&sched_path)?,
+            "scheduler/scheduler_config.json",
+        )?)
+    };
+    let mut scheduler = read_scheduler()?;
+    let was_v = scheduler.prediction_type() == PredictionType::VPrediction;
     let switch = args.v_zero_snr && !was_v;
     let objective = if args.v_zero_snr || was_v {
         unet::Objective::VZeroSnr
@@ -58,15 +63,10 @@ pub fn run(args: &Args, from: &Path, device: &Device) -> Result<()> {
         unet::Objective::Epsilon
     };
     if switch {
-        crate::tokenizer::write_json(
-            &out.join("scheduler/scheduler_config.json"),
-            &crate::scheduler_json(objective),
-        )?;
+        crate::tokenizer::write_json(&sched_path, &crate::scheduler_json(objective))?;
+        scheduler = read_scheduler()?;
     }
-    let schedule = NoiseSchedule::for_training(&SchedulerConfig::from_json(
-        &std::fs::read_to_string(out.join("scheduler/scheduler_config.json"))?,
-        "scheduler/scheduler_config.json",
-    )?)?;
+    let schedule = NoiseSchedule::for_training(&scheduler)?;
     let domain = data::domain(args.seed);
     let steps = ((args.unet_steps as f64 * args.scale).round() as usize).max(2);
     let (t2i, report) = unet::train(&unet::Setup {

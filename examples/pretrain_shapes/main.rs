@@ -495,6 +495,7 @@ impl Report<'_> {
         }
         let a = self.args;
         let (v, u) = (self.vae, self.unet);
+        let (objective, loss) = (a.objective().schedule_description(), a.objective().name());
         let mut s = String::new();
         s.push_str("# Pretrained tiny models for the procedural shapes domain\n\n");
         s.push_str(
@@ -536,8 +537,8 @@ impl Report<'_> {
              order; built from `adt-models/clip/tests/fixtures/clip_bpe_merges.txt.gz`); captions are \
              {:.1} tokens on average, padded to 77.\n\
              \x20 - `scheduler/`: `DDIMScheduler` with SD1.5's betas (scaled_linear 0.00085–0.012, 1000 steps, \
-             ε-prediction, leading spacing, steps_offset 1).\n\
-             \x20 UNet + text encoder: {} steps × batch {} of ε-prediction MSE at uniform timesteps on the \
+             {objective}).\n\
+             \x20 UNet + text encoder: {} steps × batch {} of {loss}-prediction MSE at uniform timesteps on the \
              SD1.5 ᾱ table (`adt_schedulers::NoiseSchedule`), latents of {} train images encoded once \
              (posterior mean × scaling_factor), {}% of captions replaced by the empty prompt (for CFG), \
              AdamW (lr {}, warm-up min(200, steps/10), cosine to a tenth, weight decay 0.01); the exported weights are the \
@@ -569,7 +570,7 @@ impl Report<'_> {
         s.push_str(&format!(
             "- VAE, last steps (running mean): L1 {:.4}, L2 {:.5}, KL {:.2} per element. Held-out \
              (512 images, posterior mean): L1 {:.4} (pixels in [-1, 1]), PSNR {:.2} dB.\n\
-             - UNet + text encoder, last steps (running mean): ε-MSE {:.4}.\n\
+             - UNet + text encoder, last steps (running mean): {loss}-MSE {:.4}.\n\
              - ViT training loss (sum of 5 cross-entropies, running mean): dinov2_disc {:.4}, dinov2_eval {:.4}.\n\n",
             v.final_l1, v.final_l2, v.final_kl, v.heldout_l1, v.heldout_psnr, u.final_loss,
             self.vits[0].final_loss, self.vits[1].final_loss
@@ -624,16 +625,6 @@ impl Report<'_> {
         s.push_str(&format!(
             "\n## Files\n\n| file | bytes |\n|---|---|\n{sizes}| total (without README.md and MANIFEST.sha256) | {total_bytes} |\n"
         ));
-        // The text above describes the default ε objective; `--v-zero-snr` swaps those phrases.
-        if self.args.objective() == unet::Objective::VZeroSnr {
-            s = s
-                .replace(
-                    "ε-prediction, leading spacing, steps_offset 1",
-                    "v-prediction, betas rescaled to zero terminal SNR, trailing spacing",
-                )
-                .replace("of ε-prediction MSE", "of v-prediction MSE")
-                .replace("ε-MSE", "v-MSE");
-        }
         Ok(s)
     }
 }

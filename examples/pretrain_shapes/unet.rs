@@ -144,6 +144,14 @@ impl Objective {
             Self::VZeroSnr => "v",
         }
     }
+
+    /// How the shipped scheduler config (`crate::scheduler_json`) sets this objective up.
+    pub fn schedule_description(self) -> &'static str {
+        match self {
+            Self::Epsilon => "ε-prediction, leading spacing, steps_offset 1",
+            Self::VZeroSnr => "v-prediction, betas rescaled to zero terminal SNR, trailing spacing",
+        }
+    }
 }
 
 /// Train; returns the EMA model (plain device).
