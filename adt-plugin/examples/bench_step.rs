@@ -140,7 +140,7 @@ fn components(model: &ToyModel, batch: &AdtBatch) -> [f64; 4] {
     );
     let score = |img: Tensor<4>| {
         let f = model.ctx.backbone.forward(draws.apply(img));
-        let emb = model.discriminator.embed(f.cls.clone().detach());
+        let emb = model.discriminator.embed(f.cls.clone().detach(), None);
         model.discriminator.score(&head_inputs(&f), emb).sum()
     };
     let f_d = time_it(5, || {

@@ -262,6 +262,11 @@ pub struct AdtConfig {
     pub bn_group: usize,
     /// Kernel size of the heads' residual conv [choice: 9].
     pub head_kernel: usize,
+    /// Condition the heads on the prompt too: the projection embedding adds a linear map of
+    /// the conditioner's pooled prompt embedding [choice: off; ADD found text + image
+    /// conditioning best]. Needs a conditioner that returns `Conditioning::pooled`; cached
+    /// prompt embeddings hold only the hidden states, so with it the prompts are encoded.
+    pub text_cond: bool,
     /// DiffAugment policy: comma list of `color`, `translation`, `cutout` (empty = none).
     pub augment: String,
     /// Max translation as a fraction of the image side [DiffAugment: 1/8].
@@ -322,6 +327,7 @@ impl Default for AdtConfig {
             cmap_dim: 64,
             bn_group: 8,
             head_kernel: 9,
+            text_cond: false,
             augment: "color,translation,cutout".into(),
             translation_ratio: 0.125,
             cutout_ratio: 0.5,

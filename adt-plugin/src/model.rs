@@ -139,17 +139,34 @@ pub struct DiffusionDraws {
 }
 
 impl<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> AdtModel<G, C, T, B> {
-    /// Build the pair: discriminator heads sized from the backbone, initialised from `rng`.
+    /// Build the pair: discriminator heads sized from the backbone (and, with `text_cond`, the
+    /// conditioner's pooled width, read from one empty prompt), initialised from `rng`.
     pub fn new(
         generator: G,
         ctx: Arc<FrozenContext<C, T, B>>,
         rng: &mut EngineRng,
         device: &Device,
-    ) -> Self {
+    ) -> Result<Self> {
         let c = &ctx.config;
+        let text_dim = if c.adversarial && c.text_cond {
+            let probe = ctx.conditioner.encode(&[String::new()], device);
+            match probe.pooled {
+                Some(p) => Some(p.dims()[1]),
+                None => {
+                    return Err(AdtError::config(
+                        "text_cond",
+                        "the conditioner gives no pooled prompt embedding to condition the \
+                         discriminator heads on",
+                    ));
+                }
+            }
+        } else {
+            None
+        };
         let discriminator = Discriminator::new(
             &ctx.backbone.tap_channels(),
             ctx.backbone.embed_dim(),
+            text_dim,
             c.cmap_dim,
             c.head_kernel,
             c.bn_group,
@@ -160,11 +177,11 @@ impl<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> AdtModel<G, C, T, B> {
             rng,
             device,
         );
-        Self {
+        Ok(Self {
             generator,
             discriminator,
             ctx,
-        }
+        })
     }
 
     /// Encode and condition a batch (constants; nothing here carries a graph).
@@ -188,7 +205,13 @@ impl<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> AdtModel<G, C, T, B> {
             Some(z) => z.clone().detach(),
             None => self.ctx.codec.encode(real.clone()).detach(),
         };
-        let cond = match &batch.text {
+        // Cached embeddings hold the hidden states only; text-conditioned heads also need the
+        // pooled embedding, so then the prompts are encoded.
+        let cached = batch
+            .text
+            .as_ref()
+            .filter(|_| !self.discriminator.is_text_conditioned());
+        let cond = match cached {
             Some(h) => Conditioning::new(h.clone().detach()),
             None => self
                 .ctx
@@ -198,7 +221,12 @@ impl<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> AdtModel<G, C, T, B> {
         };
         let uncond = (self.ctx.config.cfg_scale > 1.0).then(|| {
             let empty = vec![String::new(); b];
-            self.ctx.conditioner.encode(&empty, &device).detach()
+            let mut u = self.ctx.conditioner.encode(&empty, &device).detach();
+            // A cached condition has no pooled part; CFG batches both, so match it.
+            if cond.pooled.is_none() {
+                u.pooled = None;
+            }
+            u
         });
         Ok(PreparedBatch {
             x0,

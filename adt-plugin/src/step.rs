@@ -170,11 +170,13 @@ pub struct DiscOutcome {
     pub fake: Vec<f32>,
 }
 
-/// Discriminator loss on a detached fake and its paired real image with shared `draws`.
+/// Discriminator loss on a detached fake and its paired real image with shared `draws`;
+/// `text` is the prompts' pooled embedding (used by text-conditioned heads).
 pub fn discriminator_loss<G: Denoiser, C: Codec, T: Conditioner, B: Backbone>(
     model: &AdtModel<G, C, T, B>,
     fake: Tensor<4>,
     real: Tensor<4>,
+    text: Option<Tensor<2>>,
     draws: &AugmentDraws,
     rng: &mut EngineRng,
 ) -> DiscOutcome {
@@ -183,7 +185,7 @@ pub fn discriminator_loss<G: Denoiser, C: Codec, T: Conditioner, B: Backbone>(
     let disc = &model.discriminator;
     let fake_f = bb.forward(draws.apply(fake.detach()));
     let real_f = bb.forward(draws.apply(real));
-    let emb = disc.embed(real_f.cls.clone().detach());
+    let emb = disc.embed(real_f.cls.clone().detach(), text);
     let real_in: Vec<Tensor<3>> = head_inputs(&real_f)
         .into_iter()
         .map(|t| t.detach())
@@ -230,15 +232,16 @@ pub fn generator_adversarial_loss<G: Denoiser, C: Codec, T: Conditioner, B: Back
     model: &AdtModel<G, C, T, B>,
     fake: Tensor<4>,
     real: Tensor<4>,
+    text: Option<Tensor<2>>,
     draws: &AugmentDraws,
 ) -> Tensor<1> {
     let bb = &model.ctx.backbone;
     let disc = model.discriminator.clone().no_grad();
     let fake_f = bb.forward(draws.apply(fake));
     let real_f = bb.forward(draws.apply(real));
-    let emb = disc.embed(real_f.cls.clone().detach());
-    let real_in: Vec<Tensor<3>> = head_inputs(&fake_f);
-    losses::g_adversarial(disc.score(&real_in, emb))
+    let emb = disc.embed(real_f.cls.clone().detach(), text);
+    let fake_in: Vec<Tensor<3>> = head_inputs(&fake_f);
+    losses::g_adversarial(disc.score(&fake_in, emb))
 }
 
 /// Run one full iteration (D updates then G update) and return the updated model.
@@ -276,6 +279,7 @@ pub fn adt_step<G: Denoiser, C: Codec, T: Conditioner, B: Backbone>(
                 &model,
                 gen_out.image.clone(),
                 prep.real.clone(),
+                prep.cond.cond.pooled.clone(),
                 &draws,
                 rng,
             );
@@ -301,7 +305,13 @@ pub fn adt_step<G: Denoiser, C: Codec, T: Conditioner, B: Backbone>(
             }
         }
         let draws = AugmentDraws::draw(&ctx.augment, b, h, w, rng);
-        let adv = generator_adversarial_loss(&model, gen_out.image, prep.real.clone(), &draws);
+        let adv = generator_adversarial_loss(
+            &model,
+            gen_out.image,
+            prep.real.clone(),
+            prep.cond.cond.pooled.clone(),
+            &draws,
+        );
         m.g_adv = Some(adv.clone().into_scalar::<f64>());
         g_adv_t = Some(adv);
         report.plan = Some(gen_out.plan);

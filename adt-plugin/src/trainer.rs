@@ -90,7 +90,7 @@ impl<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> AdtTrainer<G, C, T, B> 
             sampler,
         )?);
         let mut rng = EngineRng::derived(seed, streams::HEAD_INIT);
-        let model = AdtModel::new(generator, ctx, &mut rng, device);
+        let model = AdtModel::new(generator, ctx, &mut rng, device)?;
         Ok(Self {
             model,
             data,

@@ -133,6 +133,7 @@ fn real_and_fake_of_a_pair_get_identical_draws_in_the_engine() {
         &model,
         batch.images.clone(),
         batch.images.clone(),
+        None,
         &draws,
         &mut rng,
     );
@@ -147,6 +148,7 @@ fn real_and_fake_of_a_pair_get_identical_draws_in_the_engine() {
         &model,
         draws.apply(batch.images.clone()),
         a,
+        None,
         &none_for(16),
         &mut rng,
     );

@@ -267,7 +267,7 @@ fn generator_receives_a_nonzero_adversarial_gradient() {
     let generated = generate(&model, &prep, &mut rng);
     assert_eq!(generated.plan.graph_steps.len(), cfg.k);
     let draws = AugmentDraws::draw(&model.ctx.augment, 4, 16, 16, &mut rng);
-    let loss = generator_adversarial_loss(&model, generated.image, prep.real.clone(), &draws);
+    let loss = generator_adversarial_loss(&model, generated.image, prep.real.clone(), None, &draws);
     let mut grads = loss.backward();
     let gp = GradientsParams::from_module(&mut grads, &model.generator);
     let norm = global_norm(&model.generator, &gp);

@@ -131,7 +131,7 @@ fn nan_losses_skip_updates_then_stop_the_run() {
         inner: g,
         poison: Arc::new(AtomicBool::new(false)),
     };
-    let model = AdtModel::new(generated, ctx, &mut EngineRng::new(0), &d);
+    let model = AdtModel::new(generated, ctx, &mut EngineRng::new(0), &d).unwrap();
     let loaded = model
         .try_load_file(dir.join("model.bpk"))
         .expect("checkpoint loads");

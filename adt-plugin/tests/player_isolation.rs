@@ -52,7 +52,14 @@ fn discriminator_loss_yields_no_generator_gradient() {
     let mut rng = EngineRng::new(2);
     let generated = generate(&model, &prep, &mut rng);
     let draws = AugmentDraws::draw(&model.ctx.augment, 4, 16, 16, &mut rng);
-    let out = discriminator_loss(&model, generated.image, prep.real.clone(), &draws, &mut rng);
+    let out = discriminator_loss(
+        &model,
+        generated.image,
+        prep.real.clone(),
+        None,
+        &draws,
+        &mut rng,
+    );
     assert!(
         out.r1.is_some_and(|r| r > 0.0),
         "R1 enabled but not computed"

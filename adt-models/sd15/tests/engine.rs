@@ -105,6 +105,16 @@ fn snap<M: Module>(m: &M) -> Vec<Vec<u32>> {
 
 #[test]
 fn adt_steps_train_the_unet_and_keep_vae_and_clip_frozen() {
+    adt_steps_on_the_tiny_checkpoint(false);
+}
+
+/// The same with discriminator heads conditioned on CLIP's pooled (EOS) state.
+#[test]
+fn text_conditioned_heads_read_clip_pooled_state() {
+    adt_steps_on_the_tiny_checkpoint(true);
+}
+
+fn adt_steps_on_the_tiny_checkpoint(text_cond: bool) {
     let device = Device::flex().autodiff();
     let sd = Sd15::from_pretrained(&checkpoint(), &device).unwrap();
     let name = SamplerName::DDIM;
@@ -115,6 +125,7 @@ fn adt_steps_train_the_unet_and_keep_vae_and_clip_frozen() {
         sampler: name.to_string(),
         total_steps: 2,
         checkpoint_every: 0,
+        text_cond,
         ..toy_config()
     };
     let mut rng = EngineRng::new(5);
@@ -138,6 +149,13 @@ fn adt_steps_train_the_unet_and_keep_vae_and_clip_frozen() {
     assert_eq!(snap(&ctx.codec), vae0, "VAE changed");
     assert_eq!(snap(&ctx.conditioner), clip0, "text encoder changed");
     assert_ne!(snap(&report.model.generator), unet0, "UNet did not train");
+    let text_weight = report.model.discriminator.text_weight.as_ref();
+    assert_eq!(text_weight.is_some(), text_cond);
+    if let Some(w) = text_weight {
+        // [CLIP hidden width, projection width].
+        let hidden = ctx.conditioner.hidden_size();
+        assert_eq!(w.val().dims(), [hidden, config.cmap_dim]);
+    }
     let events = std::fs::read_to_string(run.path().join("events.jsonl")).unwrap();
     assert!(events.contains("\"g_adv\""), "{events}");
 }

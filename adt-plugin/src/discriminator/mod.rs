@@ -4,6 +4,11 @@
 //! *paired real image* (its final CLS through a linear map), or — alternative — the scaled cosine
 //! similarity with that embedding.
 //!
+//! Optional text conditioning ([`crate::config::AdtConfig::text_cond`]): the embedding becomes
+//! `W_img·cls_real + b + W_txt·pooled_prompt`, a linear map of the concatenated image and prompt
+//! embeddings (ADD conditions its heads on both; the prompt term guards against drifting away
+//! from the caption).
+//!
 //! Why the cosine score compares with the real *embedding* and not with the real image's head
 //! output: `cos(h(real), h(real)) = 1` would make D(real) a constant that D cannot learn from.
 
@@ -37,6 +42,9 @@ pub struct Discriminator {
     pub cmap_weight: Param<Tensor<2>>,
     /// Projection embedding bias `[D]`.
     pub cmap_bias: Param<Tensor<1>>,
+    /// Text term of the projection embedding `[P, D]` (P: the prompt's pooled width), when the
+    /// heads are text-conditioned.
+    pub text_weight: Option<Param<Tensor<2>>>,
     /// Scoring settings.
     #[module(skip)]
     pub settings: DiscSettings,
@@ -52,11 +60,13 @@ pub fn head_inputs(features: &BackboneFeatures) -> Vec<Tensor<3>> {
 }
 
 impl Discriminator {
-    /// Heads for taps of `tap_channels`, a CLS of width `embed_dim`, projection width `cmap_dim`.
+    /// Heads for taps of `tap_channels`, a CLS of width `embed_dim`, projection width `cmap_dim`;
+    /// `text_dim = Some(P)` adds the text term for pooled prompt embeddings of width P.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         tap_channels: &[usize],
         embed_dim: usize,
+        text_dim: Option<usize>,
         cmap_dim: usize,
         kernel: usize,
         bn_group: usize,
@@ -69,20 +79,45 @@ impl Discriminator {
             .map(|&c| DiscHead::new(c, cmap_dim, kernel, bn_group, rng, device))
             .collect();
         let std = (1.0 / embed_dim as f64).sqrt();
+        let cmap_weight = Param::from_tensor(
+            rng.normal_tensor([embed_dim, cmap_dim], device)
+                .mul_scalar(std),
+        );
+        // Drawn after everything else, so heads without text initialise exactly as before.
+        let text_weight = text_dim.map(|p| {
+            Param::from_tensor(
+                rng.normal_tensor([p, cmap_dim], device)
+                    .mul_scalar((1.0 / p as f64).sqrt()),
+            )
+        });
         Self {
             heads,
-            cmap_weight: Param::from_tensor(
-                rng.normal_tensor([embed_dim, cmap_dim], device)
-                    .mul_scalar(std),
-            ),
+            cmap_weight,
             cmap_bias: Param::from_tensor(Tensor::zeros([cmap_dim], device)),
+            text_weight,
             settings,
         }
     }
 
-    /// The projection embedding `[B, D]` of the real images' CLS `[B, E]`.
-    pub fn embed(&self, real_cls: Tensor<2>) -> Tensor<2> {
-        real_cls.matmul(self.cmap_weight.val()) + self.cmap_bias.val().unsqueeze::<2>()
+    /// The projection embedding `[B, D]` of the real images' CLS `[B, E]` and, for
+    /// text-conditioned heads, the prompts' pooled embeddings `[B, P]`.
+    ///
+    /// Panics when the heads are text-conditioned and `text` is `None` (the engine checks at
+    /// construction that the conditioner provides a pooled embedding).
+    pub fn embed(&self, real_cls: Tensor<2>, text: Option<Tensor<2>>) -> Tensor<2> {
+        let e = real_cls.matmul(self.cmap_weight.val()) + self.cmap_bias.val().unsqueeze::<2>();
+        match &self.text_weight {
+            Some(w) => {
+                let text = text.expect("text-conditioned heads need the prompts' pooled embedding");
+                e + text.matmul(w.val())
+            }
+            None => e,
+        }
+    }
+
+    /// Whether the heads are conditioned on the prompt.
+    pub fn is_text_conditioned(&self) -> bool {
+        self.text_weight.is_some()
     }
 
     /// Logits `[B, T]` (T = tokens over all heads) for head inputs given the real embedding.
@@ -120,9 +155,15 @@ impl Discriminator {
         Tensor::cat(logits, 1)
     }
 
-    /// Logits from backbone features of the scored images and the real images' CLS.
-    pub fn forward(&self, features: &BackboneFeatures, real_cls: Tensor<2>) -> Tensor<2> {
-        self.score(&head_inputs(features), self.embed(real_cls))
+    /// Logits from backbone features of the scored images, the real images' CLS and (for
+    /// text-conditioned heads) the prompts' pooled embeddings.
+    pub fn forward(
+        &self,
+        features: &BackboneFeatures,
+        real_cls: Tensor<2>,
+        text: Option<Tensor<2>>,
+    ) -> Tensor<2> {
+        self.score(&head_inputs(features), self.embed(real_cls, text))
     }
 
     /// Advance all spectral-norm power iterations (call after each D update).

@@ -117,7 +117,7 @@ impl ToyParts {
         let seed = config.seed;
         let (g, ctx) = self.context(config)?;
         let mut rng = EngineRng::derived(seed, crate::trainer::streams::HEAD_INIT);
-        Ok(AdtModel::new(g, ctx, &mut rng, device))
+        AdtModel::new(g, ctx, &mut rng, device)
     }
 
     /// A trainer over `data_len` coloured-squares images.

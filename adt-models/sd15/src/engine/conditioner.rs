@@ -5,7 +5,8 @@ use adt_plugin::traits::{Conditioner, Conditioning};
 use burn::prelude::*;
 
 /// SD1.x conditioning: the text encoder's `last_hidden_state` `[B, 77, C]` for prompts padded
-/// and truncated to 77 tokens (`StableDiffusionPipeline.encode_prompt`, `clip_skip=None`).
+/// and truncated to 77 tokens (`StableDiffusionPipeline.encode_prompt`, `clip_skip=None`), and
+/// its `pooler_output` `[B, C]` as `pooled`.
 #[derive(Module, Debug)]
 pub struct ClipConditioner {
     pub text_encoder: ClipTextModel,
@@ -44,6 +45,13 @@ impl Conditioner for ClipConditioner {
         let ids = self
             .token_ids(prompts, device)
             .unwrap_or_else(|e| panic!("CLIP tokenizer failed on a prompt: {e}"));
-        Conditioning::new(self.text_encoder.forward(ids).last_hidden_state)
+        let out = self.text_encoder.forward(ids);
+        // SD1.x UNets take only the hidden states (no `addition_embed_type`, so
+        // `UnetDenoiser` ignores `pooled`); the pooled EOS state is what text-conditioned
+        // discriminator heads read (`AdtConfig::text_cond`).
+        Conditioning {
+            pooled: Some(out.pooler_output),
+            ..Conditioning::new(out.last_hidden_state)
+        }
     }
 }
