@@ -149,17 +149,18 @@ impl<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> AdtModel<G, C, T, B> {
     ) -> Result<Self> {
         let c = &ctx.config;
         let text_dim = if c.adversarial && c.text_cond {
-            let probe = ctx.conditioner.encode(&[String::new()], device);
-            match probe.pooled {
-                Some(p) => Some(p.dims()[1]),
-                None => {
-                    return Err(AdtError::config(
+            let pooled = ctx
+                .conditioner
+                .encode(&[String::new()], device)
+                .pooled
+                .ok_or_else(|| {
+                    AdtError::config(
                         "text_cond",
                         "the conditioner gives no pooled prompt embedding to condition the \
                          discriminator heads on",
-                    ));
-                }
-            }
+                    )
+                })?;
+            Some(pooled.dims()[1])
         } else {
             None
         };

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use adt_inception::{InceptionV3Fid, checkpoint_key};
 use adt_models_common::tensor_io::read_tensors;
+use adt_models_common::testing::max_abs_diff;
 use burn::prelude::*;
 use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot};
 
@@ -168,20 +169,8 @@ pub fn write_safetensors(dir: &Path, name: &str, sd: &BTreeMap<String, TensorDat
     path
 }
 
-/// Max-abs difference and the reference's max |x|.
+/// Max-abs difference ([`max_abs_diff`]) and the reference's max |x|.
 pub fn max_abs(actual: &TensorData, expected: &TensorData) -> (f32, f32) {
-    assert_eq!(actual.shape(), expected.shape());
-    let err = actual
-        .iter::<f32>()
-        .zip(expected.iter::<f32>())
-        .map(|(a, e)| {
-            if a.is_nan() {
-                f32::INFINITY
-            } else {
-                (a - e).abs()
-            }
-        })
-        .fold(0.0, f32::max);
     let scale = expected.iter::<f32>().map(f32::abs).fold(0.0, f32::max);
-    (err, scale)
+    (max_abs_diff(actual, expected), scale)
 }
