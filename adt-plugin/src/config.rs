@@ -199,8 +199,11 @@ impl Default for LrScheduleConfig {
 pub struct AdtConfig {
     /// Model name, written to `run_start` (informational).
     pub model: String,
-    /// Sampler name, written to `run_start` (informational; the sampler object is passed in code).
-    pub sampler: String,
+    /// Sampler name, written to `run_start` (informational; the sampler object is passed in
+    /// code). A model family's trainer resolves an absent name to the checkpoint's own
+    /// scheduler where the engine can step it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sampler: Option<String>,
     /// Seed of every engine draw (start index, K steps, noise, timesteps, augmentation, data order).
     pub seed: u64,
     /// Optimizer steps (iterations) to run in total.
@@ -301,7 +304,7 @@ impl Default for AdtConfig {
     fn default() -> Self {
         Self {
             model: "unnamed".into(),
-            sampler: "unnamed".into(),
+            sampler: None,
             seed: 0,
             total_steps: 1000,
             batch_size: 8,

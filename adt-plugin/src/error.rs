@@ -96,5 +96,15 @@ impl AdtError {
     }
 }
 
+impl From<adt_events::write::WriteError> for AdtError {
+    fn from(e: adt_events::write::WriteError) -> Self {
+        Self::Io {
+            action: e.what,
+            path: e.path,
+            source: e.source,
+        }
+    }
+}
+
 /// Result alias of the engine.
 pub type Result<T> = std::result::Result<T, AdtError>;

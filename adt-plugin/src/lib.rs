@@ -1,7 +1,7 @@
 //! adt-plugin — the Adversarial Diffusion Tuning engine for burn 0.22.
 //!
 //! The engine is generic over the seams in [`traits`] (denoiser, schedule/sampler, codec,
-//! conditioner, backbone) and provides, on top of them:
+//! conditioner, backbone), bundled per run in [`Components`], and provides, on top of them:
 //! - [`inference`]: simulated inference with the backward-flow constraint;
 //! - [`discriminator`]: siamese heads on backbone taps (spectral norm, local batch norm);
 //! - [`augment`]: DiffAugment with shared draws for each real/fake pair;
@@ -15,6 +15,7 @@
 
 pub mod augment;
 pub mod checkpoint;
+pub mod components;
 pub mod config;
 pub mod discriminator;
 pub mod ema;
@@ -34,6 +35,7 @@ pub mod toy;
 pub mod trainer;
 pub mod traits;
 
+pub use components::{Components, Parts};
 pub use config::AdtConfig;
 pub use error::{AdtError, Result};
 pub use model::{AdtBatch, AdtModel, FrozenContext};

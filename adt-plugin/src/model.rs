@@ -12,6 +12,7 @@ use burn::prelude::*;
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
 
 use crate::augment::AugmentPolicy;
+use crate::components::{Components, Parts};
 use crate::config::{AdtConfig, TimestepSampling};
 use crate::discriminator::{DiscSettings, Discriminator};
 use crate::error::{AdtError, Result};
@@ -19,44 +20,49 @@ use crate::losses;
 use crate::metrics::{AdtOutput, StepMetrics};
 use crate::rng::EngineRng;
 use crate::traits::{
-    Backbone, Codec, CondPair, Conditioner, Conditioning, Denoiser, NoiseLevel, NoiseSchedule,
-    Sampler,
+    Backbone, Codec, CondPair, Conditioner, Denoiser, MicroCond, NoiseLevel, NoiseSchedule,
+    Sampler, TextEmbedding,
 };
 
-/// A training batch: real images and their prompts.
+/// A training batch: real images, their prompts and where each image was cut from.
 #[derive(Clone, Debug)]
 pub struct AdtBatch {
     /// Images `[B, 3, H, W]` in `[-1, 1]`.
     pub images: Tensor<4>,
     /// One prompt per image.
     pub prompts: Vec<String>,
+    /// Per-sample micro-conditioning: each image's original size and crop (from the data
+    /// pipeline) and the size the model sees; handed to [`Conditioner::condition`].
+    pub micro: Vec<MicroCond>,
     /// Cached codec output for `images` (already scaled), used instead of encoding them.
     pub latents: Option<Tensor<4>>,
-    /// Cached prompt embeddings (the conditioner's `hidden`), used instead of encoding
-    /// `prompts`. Only for conditioners whose condition is the hidden states alone.
-    pub text: Option<Tensor<3>>,
+    /// Cached prompt embeddings ([`Conditioner::encode_text`] of `prompts`), used instead of
+    /// encoding them.
+    pub text: Option<TextEmbedding>,
 }
 
 impl AdtBatch {
-    /// Images and prompts; the engine encodes both.
+    /// Images and prompts, each image taken whole at its own size; the engine encodes both.
     pub fn new(images: Tensor<4>, prompts: Vec<String>) -> Self {
+        let [b, _, h, w] = images.dims();
         Self {
             images,
             prompts,
+            micro: vec![MicroCond::full((h as u32, w as u32)); b],
             latents: None,
             text: None,
         }
     }
 }
 
-/// The frozen modules and the schedule/sampler of a model family.
-pub struct FrozenContext<C, T, B> {
+/// The frozen modules and the schedule/sampler of a run.
+pub struct FrozenContext<K: Components> {
     /// VAE or identity (params `no_grad`).
-    pub codec: C,
+    pub codec: K::Codec,
     /// Prompt encoder (params `no_grad`).
-    pub conditioner: T,
+    pub conditioner: K::Conditioner,
     /// Discriminator backbone (params `no_grad`).
-    pub backbone: B,
+    pub backbone: K::Backbone,
     /// Training noise schedule of `L_diff`.
     pub schedule: Arc<dyn NoiseSchedule>,
     /// Deployment sampler.
@@ -69,7 +75,7 @@ pub struct FrozenContext<C, T, B> {
     pub step_rng: Mutex<EngineRng>,
 }
 
-impl<C, T, B> fmt::Debug for FrozenContext<C, T, B> {
+impl<K: Components> fmt::Debug for FrozenContext<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FrozenContext")
             .field("schedule", &self.schedule)
@@ -78,13 +84,13 @@ impl<C, T, B> fmt::Debug for FrozenContext<C, T, B> {
     }
 }
 
-impl<C: Codec, T: Conditioner, B: Backbone> FrozenContext<C, T, B> {
+impl<K: Components> FrozenContext<K> {
     /// Freeze the modules (`no_grad`) and validate the config.
     pub fn new(
         config: AdtConfig,
-        codec: C,
-        conditioner: T,
-        backbone: B,
+        codec: K::Codec,
+        conditioner: K::Conditioner,
+        backbone: K::Backbone,
         schedule: Arc<dyn NoiseSchedule>,
         sampler: Arc<dyn Sampler>,
     ) -> Result<Self> {
@@ -108,14 +114,14 @@ impl<C: Codec, T: Conditioner, B: Backbone> FrozenContext<C, T, B> {
 
 /// The trainable modules, with the frozen context alongside (skipped by the record).
 #[derive(Module, Debug)]
-pub struct AdtModel<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> {
+pub struct AdtModel<K: Components> {
     /// The generator θ.
-    pub generator: G,
+    pub generator: K::Denoiser,
     /// The discriminator heads.
     pub discriminator: Discriminator,
     /// Frozen modules, schedule, sampler, config.
     #[module(skip)]
-    pub ctx: Arc<FrozenContext<C, T, B>>,
+    pub ctx: Arc<FrozenContext<K>>,
 }
 
 /// A batch prepared for one iteration: constants shared by the D and G updates.
@@ -138,12 +144,39 @@ pub struct DiffusionDraws {
     pub noise: Tensor<4>,
 }
 
-impl<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> AdtModel<G, C, T, B> {
-    /// Build the pair: discriminator heads sized from the backbone (and, with `text_cond`, the
-    /// conditioner's pooled width, read from one empty prompt), initialised from `rng`.
+impl<K: Components> AdtModel<K> {
+    /// Freeze the frozen parts and build the pair from `parts` and `config`: discriminator
+    /// heads sized from the backbone (and, with `text_cond`, the conditioner's pooled width,
+    /// read from one empty prompt), initialised from `rng`.
+    pub fn from_parts(
+        config: AdtConfig,
+        parts: Parts<K>,
+        rng: &mut EngineRng,
+        device: &Device,
+    ) -> Result<Self> {
+        let Parts {
+            generator,
+            codec,
+            conditioner,
+            backbone,
+            schedule,
+            sampler,
+        } = parts;
+        let ctx = Arc::new(FrozenContext::new(
+            config,
+            codec,
+            conditioner,
+            backbone,
+            schedule,
+            sampler,
+        )?);
+        Self::new(generator, ctx, rng, device)
+    }
+
+    /// Build the pair on an existing frozen context.
     pub fn new(
-        generator: G,
-        ctx: Arc<FrozenContext<C, T, B>>,
+        generator: K::Denoiser,
+        ctx: Arc<FrozenContext<K>>,
         rng: &mut EngineRng,
         device: &Device,
     ) -> Result<Self> {
@@ -151,7 +184,7 @@ impl<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> AdtModel<G, C, T, B> {
         let text_dim = if c.adversarial && c.text_cond {
             let pooled = ctx
                 .conditioner
-                .encode(&[String::new()], device)
+                .encode_text(&[String::new()], device)
                 .pooled
                 .ok_or_else(|| {
                     AdtError::config(
@@ -200,34 +233,28 @@ impl<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> AdtModel<G, C, T, B> {
                 message: format!("{} prompts for {b} images", batch.prompts.len()),
             });
         }
+        if batch.micro.len() != b {
+            return Err(AdtError::Shape {
+                what: "batch micro-conditioning",
+                message: format!("{} entries for {b} images", batch.micro.len()),
+            });
+        }
         let real = batch.images.clone().detach();
         let device = real.device();
         let x0 = match &batch.latents {
             Some(z) => z.clone().detach(),
             None => self.ctx.codec.encode(real.clone()).detach(),
         };
-        // Cached embeddings hold the hidden states only; text-conditioned heads also need the
-        // pooled embedding, so then the prompts are encoded.
-        let cached = batch
-            .text
-            .as_ref()
-            .filter(|_| !self.discriminator.is_text_conditioned());
-        let cond = match cached {
-            Some(h) => Conditioning::new(h.clone().detach()),
-            None => self
-                .ctx
-                .conditioner
-                .encode(&batch.prompts, &device)
-                .detach(),
+        let conditioner = &self.ctx.conditioner;
+        let text = match &batch.text {
+            Some(t) => t.clone(),
+            None => conditioner.encode_text(&batch.prompts, &device),
         };
+        let cond = conditioner.condition(text, &batch.micro).detach();
+        // The unconditional branch as deployed: no negative prompt, same micro-conditioning.
         let uncond = (self.ctx.config.cfg_scale > 1.0).then(|| {
-            let empty = vec![String::new(); b];
-            let mut u = self.ctx.conditioner.encode(&empty, &device).detach();
-            // A cached condition has no pooled part; CFG batches both, so match it.
-            if cond.pooled.is_none() {
-                u.pooled = None;
-            }
-            u
+            let u = conditioner.unconditional_text(b, &device);
+            conditioner.condition(u, &batch.micro).detach()
         });
         Ok(PreparedBatch {
             x0,
@@ -278,7 +305,7 @@ fn host_scalar(t: &Tensor<1>) -> f64 {
     t.clone().into_scalar::<f64>()
 }
 
-impl<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> TrainStep for AdtModel<G, C, T, B> {
+impl<K: Components> TrainStep for AdtModel<K> {
     type Input = AdtBatch;
     type Output = AdtOutput;
 
@@ -308,7 +335,7 @@ impl<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> TrainStep for AdtModel<
     }
 }
 
-impl<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> InferenceStep for AdtModel<G, C, T, B> {
+impl<K: Components> InferenceStep for AdtModel<K> {
     type Input = AdtBatch;
     type Output = AdtOutput;
 

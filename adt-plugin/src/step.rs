@@ -20,6 +20,7 @@ use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
 use crate::augment::AugmentDraws;
+use crate::components::Components;
 use crate::config::{AdtConfig, LrDecay, LrScheduleConfig, OptimConfig, OptimKind};
 use crate::discriminator::head_inputs;
 use crate::ema::Ema;
@@ -30,7 +31,7 @@ use crate::losses;
 use crate::metrics::StepMetrics;
 use crate::model::{AdtBatch, AdtModel, PreparedBatch};
 use crate::rng::EngineRng;
-use crate::traits::{Backbone, Codec, Conditioner, Denoiser};
+use crate::traits::{Backbone, Codec};
 
 /// Build one player's optimizer (clipping is global-norm, done in [`crate::grads`], not here).
 pub fn build_optimizer(c: &OptimConfig) -> ModuleOptimizer {
@@ -118,8 +119,8 @@ pub struct Generated {
 }
 
 /// Draw a plan and run the simulated inference for a prepared batch.
-pub fn generate<G: Denoiser, C: Codec, T: Conditioner, B: Backbone>(
-    model: &AdtModel<G, C, T, B>,
+pub fn generate<K: Components>(
+    model: &AdtModel<K>,
     prep: &PreparedBatch,
     rng: &mut EngineRng,
 ) -> Generated {
@@ -172,8 +173,8 @@ pub struct DiscOutcome {
 
 /// Discriminator loss on a detached fake and its paired real image with shared `draws`;
 /// `text` is the prompts' pooled embedding (used by text-conditioned heads).
-pub fn discriminator_loss<G: Denoiser, C: Codec, T: Conditioner, B: Backbone>(
-    model: &AdtModel<G, C, T, B>,
+pub fn discriminator_loss<K: Components>(
+    model: &AdtModel<K>,
     fake: Tensor<4>,
     real: Tensor<4>,
     text: Option<Tensor<2>>,
@@ -228,8 +229,8 @@ pub fn discriminator_loss<G: Denoiser, C: Codec, T: Conditioner, B: Backbone>(
 }
 
 /// Generator adversarial loss `−mean D(fake)` with D frozen; graph through the fake image.
-pub fn generator_adversarial_loss<G: Denoiser, C: Codec, T: Conditioner, B: Backbone>(
-    model: &AdtModel<G, C, T, B>,
+pub fn generator_adversarial_loss<K: Components>(
+    model: &AdtModel<K>,
     fake: Tensor<4>,
     real: Tensor<4>,
     text: Option<Tensor<2>>,
@@ -247,14 +248,14 @@ pub fn generator_adversarial_loss<G: Denoiser, C: Codec, T: Conditioner, B: Back
 /// Run one full iteration (D updates then G update) and return the updated model.
 ///
 /// `step` is the 1-based index of the optimizer step being made (for the LR schedule).
-pub fn adt_step<G: Denoiser, C: Codec, T: Conditioner, B: Backbone>(
-    mut model: AdtModel<G, C, T, B>,
+pub fn adt_step<K: Components>(
+    mut model: AdtModel<K>,
     optims: &mut Optimizers,
-    ema: Option<&mut Ema<G>>,
+    ema: Option<&mut Ema<K::Denoiser>>,
     batch: &AdtBatch,
     rng: &mut EngineRng,
     step: usize,
-) -> Result<(AdtModel<G, C, T, B>, StepReport)> {
+) -> Result<(AdtModel<K>, StepReport)> {
     let t0 = Instant::now();
     let ctx = model.ctx.clone();
     let c = &ctx.config;

@@ -22,16 +22,15 @@ use burn::train::{
     EventProcessorTraining, Learner, LearnerEvent, SupervisedLearningStrategy,
     SupervisedTrainingEventProcessor, TrainLoader, TrainingComponents, TrainingItem, ValidLoader,
 };
-use serde_json::json;
 
 use crate::checkpoint::{CheckpointDir, TrainState, files, record_error};
+use crate::components::Components;
 use crate::ema::Ema;
 use crate::error::{AdtError, Result};
-use crate::events::{EventWriter, RunStatus};
+use crate::events::{EventWriter, RunConfig, RunStatus};
 use crate::metrics::{AdtOutput, StepMetrics};
 use crate::model::{AdtBatch, AdtModel};
 use crate::step::{Optimizers, adt_step};
-use crate::traits::{Backbone, Codec, Conditioner, Denoiser};
 
 /// Called after every step with the step number and its metrics (plain progress output etc.).
 pub type ProgressFn = Box<dyn Fn(usize, &StepMetrics) + Send + Sync>;
@@ -50,17 +49,17 @@ pub struct Validation<G> {
 }
 
 /// Where a run continues from.
-pub struct ResumeState<G: Denoiser> {
+pub struct ResumeState<K: Components> {
     /// Optimizer states.
     pub optims: Optimizers,
     /// EMA generator.
-    pub ema: Option<Ema<G>>,
+    pub ema: Option<Ema<K::Denoiser>>,
     /// Step, data position, RNG, non-finite counter.
     pub state: TrainState,
 }
 
 /// What a finished `fit` leaves behind.
-pub struct RunOutcome<G: Denoiser> {
+pub struct RunOutcome<K: Components> {
     /// Last finished step.
     pub step: usize,
     /// How the run ended.
@@ -70,7 +69,7 @@ pub struct RunOutcome<G: Denoiser> {
     /// Metrics of every step run in this session.
     pub history: Vec<(usize, StepMetrics)>,
     /// The EMA generator (when enabled).
-    pub ema: Option<Ema<G>>,
+    pub ema: Option<Ema<K::Denoiser>>,
     /// Final optimizer states.
     pub optims: Optimizers,
     /// Final state (what a checkpoint of the last step holds).
@@ -78,29 +77,33 @@ pub struct RunOutcome<G: Denoiser> {
 }
 
 /// The custom burn-train strategy running ADT (or a plain fine-tune when `adversarial = false`).
-pub struct AdtStrategy<G: Denoiser> {
+pub struct AdtStrategy<K: Components> {
     run_dir: PathBuf,
     run_name: String,
-    start: Mutex<Option<ResumeState<G>>>,
+    family: Option<String>,
+    start: Mutex<Option<ResumeState<K>>>,
     resumed_from: Option<usize>,
     progress: Option<ProgressFn>,
-    validation: Option<Validation<G>>,
-    outcome: Mutex<Option<RunOutcome<G>>>,
+    validation: Option<Validation<K::Denoiser>>,
+    outcome: Mutex<Option<RunOutcome<K>>>,
 }
 
-impl<G: Denoiser> AdtStrategy<G> {
+impl<K: Components> AdtStrategy<K> {
     /// A strategy writing to `run_dir`, starting from `start`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         run_dir: PathBuf,
         run_name: String,
-        start: ResumeState<G>,
+        family: Option<String>,
+        start: ResumeState<K>,
         resumed_from: Option<usize>,
         progress: Option<ProgressFn>,
-        validation: Option<Validation<G>>,
+        validation: Option<Validation<K::Denoiser>>,
     ) -> Self {
         Self {
             run_dir,
             run_name,
+            family,
             start: Mutex::new(Some(start)),
             resumed_from,
             progress,
@@ -110,7 +113,7 @@ impl<G: Denoiser> AdtStrategy<G> {
     }
 
     /// Take the outcome after `launch` returned.
-    pub fn take_outcome(&self) -> Option<RunOutcome<G>> {
+    pub fn take_outcome(&self) -> Option<RunOutcome<K>> {
         self.outcome.lock().expect("outcome lock").take()
     }
 }
@@ -195,13 +198,13 @@ impl<'a> DataStream<'a> {
     }
 }
 
-impl<G: Denoiser> AdtStrategy<G> {
-    fn save<C: Codec, T: Conditioner, B: Backbone>(
+impl<K: Components> AdtStrategy<K> {
+    fn save(
         &self,
         ckpt: &CheckpointDir,
-        model: &AdtModel<G, C, T, B>,
+        model: &AdtModel<K>,
         optims: &Optimizers,
-        ema: Option<&Ema<G>>,
+        ema: Option<&Ema<K::Denoiser>>,
         state: &TrainState,
     ) -> Result<PathBuf> {
         let keep = model.ctx.config.keep_checkpoints;
@@ -229,14 +232,14 @@ impl<G: Denoiser> AdtStrategy<G> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn run_loop<C: Codec, T: Conditioner, B: Backbone>(
+    fn run_loop(
         &self,
-        model: &mut AdtModel<G, C, T, B>,
+        model: &mut AdtModel<K>,
         optims: &mut Optimizers,
-        ema: &mut Option<Ema<G>>,
+        ema: &mut Option<Ema<K::Denoiser>>,
         state: &mut TrainState,
-        tc: &mut TrainingComponents<AdtModel<G, C, T, B>>,
-        train: &TrainLoader<AdtModel<G, C, T, B>>,
+        tc: &mut TrainingComponents<AdtModel<K>>,
+        train: &TrainLoader<AdtModel<K>>,
         history: &mut Vec<(usize, StepMetrics)>,
     ) -> Result<RunStatus> {
         let cfg = model.ctx.config.clone();
@@ -246,12 +249,20 @@ impl<G: Denoiser> AdtStrategy<G> {
             &self.run_name,
             cfg.total_steps,
             self.resumed_from,
-            json!({
-                "model": cfg.model, "sampler": cfg.sampler, "m": cfg.m, "k": cfg.k,
-                "lambda_diff": cfg.lambda_diff, "lambda_adv": cfg.lambda_adv,
-                "lr_g": cfg.g_optim.lr, "lr_d": cfg.d_optim.lr,
-                "batch_size": cfg.batch_size, "adversarial": cfg.adversarial,
-            }),
+            RunConfig {
+                model: Some(cfg.model.clone()),
+                family: self.family.clone(),
+                sampler: cfg.sampler.clone(),
+                m: Some(cfg.m as u64),
+                k: Some(cfg.k as u64),
+                lambda_diff: Some(cfg.lambda_diff),
+                lambda_adv: Some(cfg.lambda_adv),
+                lr_g: Some(cfg.g_optim.lr),
+                lr_d: Some(cfg.d_optim.lr),
+                batch_size: Some(cfg.batch_size as u64),
+                adversarial: Some(cfg.adversarial),
+                extra: Default::default(),
+            },
         )?;
         {
             let r = tc.event_processor.process_train(LearnerEvent::StartSplit {
@@ -386,24 +397,15 @@ impl<G: Denoiser> AdtStrategy<G> {
     }
 }
 
-impl<G, C, T, B> SupervisedLearningStrategy<AdtModel<G, C, T, B>> for AdtStrategy<G>
-where
-    G: Denoiser,
-    C: Codec,
-    T: Conditioner,
-    B: Backbone,
-{
+impl<K: Components> SupervisedLearningStrategy<AdtModel<K>> for AdtStrategy<K> {
     fn fit(
         &self,
-        mut tc: TrainingComponents<AdtModel<G, C, T, B>>,
-        learner: Learner<AdtModel<G, C, T, B>>,
-        train: TrainLoader<AdtModel<G, C, T, B>>,
-        _valid: ValidLoader<AdtModel<G, C, T, B>>,
+        mut tc: TrainingComponents<AdtModel<K>>,
+        learner: Learner<AdtModel<K>>,
+        train: TrainLoader<AdtModel<K>>,
+        _valid: ValidLoader<AdtModel<K>>,
         _starting_epoch: usize,
-    ) -> (
-        AdtModel<G, C, T, B>,
-        SupervisedTrainingEventProcessor<AdtModel<G, C, T, B>>,
-    ) {
+    ) -> (AdtModel<K>, SupervisedTrainingEventProcessor<AdtModel<K>>) {
         let mut model = learner.model();
         let ResumeState {
             mut optims,

@@ -1,8 +1,8 @@
 //! [`AdtTrainer`]: the programmatic entry point — models + data + config → a run directory.
 //!
 //! ```text
-//! let report = AdtTrainer::new(config, generator, codec, conditioner, backbone, schedule, sampler,
-//!                              train_loader, &device)?
+//! let parts = Parts { generator, codec, conditioner, backbone, schedule, sampler };
+//! let report = AdtTrainer::<MyComponents>::new(config, parts, train_loader, &device)?
 //!     .with_renderer(Box::new(my_renderer))   // optional burn-train MetricsRenderer
 //!     .resume(true)                           // continue from runs/NAME/checkpoints/latest
 //!     .run(Path::new("runs/NAME"))?;
@@ -18,16 +18,16 @@ use burn::train::{Interrupter, Learner, SupervisedTraining, TrainingStrategy};
 
 use crate::checkpoint::TrainState;
 use crate::checkpoint::{CheckpointDir, files, record_error, write_synced};
+use crate::components::{Components, Parts};
 use crate::config::AdtConfig;
 use crate::ema::Ema;
 use crate::error::{AdtError, Result};
 use crate::events::RunStatus;
-use crate::metrics::{EngineMetric, METRIC_NAMES, PLAIN_METRIC_NAMES, StepMetrics};
-use crate::model::{AdtBatch, AdtModel, FrozenContext};
+use crate::metrics::{EngineMetric, StepMetrics};
+use crate::model::{AdtBatch, AdtModel};
 use crate::rng::EngineRng;
 use crate::step::Optimizers;
 use crate::strategy::{AdtStrategy, ProgressFn, ResumeState, Validation};
-use crate::traits::{Backbone, Codec, Conditioner, Denoiser, NoiseSchedule, Sampler};
 
 /// RNG stream ids derived from the config seed.
 pub mod streams {
@@ -38,11 +38,11 @@ pub mod streams {
 }
 
 /// The result of [`AdtTrainer::run`].
-pub struct RunReport<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> {
+pub struct RunReport<K: Components> {
     /// The trained pair (generator + heads), on the training device.
-    pub model: AdtModel<G, C, T, B>,
+    pub model: AdtModel<K>,
     /// The EMA generator (when enabled).
-    pub ema: Option<Ema<G>>,
+    pub ema: Option<Ema<K::Denoiser>>,
     /// Last finished step.
     pub step: usize,
     /// How the run ended.
@@ -54,43 +54,28 @@ pub struct RunReport<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> {
 }
 
 /// Builder + runner of an ADT run.
-pub struct AdtTrainer<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> {
-    model: AdtModel<G, C, T, B>,
+pub struct AdtTrainer<K: Components> {
+    model: AdtModel<K>,
     data: Arc<dyn DataLoader<AdtBatch>>,
     renderer: Option<Box<dyn MetricsRenderer>>,
     resume: bool,
     progress: Option<ProgressFn>,
-    validation: Option<Validation<G>>,
+    validation: Option<Validation<K::Denoiser>>,
+    family: Option<String>,
     interrupter: Interrupter,
-    device: Device,
 }
 
-impl<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> AdtTrainer<G, C, T, B> {
+impl<K: Components> AdtTrainer<K> {
     /// Validate the config, freeze codec/conditioner/backbone and build the discriminator heads.
-    /// All modules must live on `device` (an autodiff device).
-    #[allow(clippy::too_many_arguments)]
+    /// All modules of `parts` must live on `device` (an autodiff device).
     pub fn new(
         config: AdtConfig,
-        generator: G,
-        codec: C,
-        conditioner: T,
-        backbone: B,
-        schedule: Arc<dyn NoiseSchedule>,
-        sampler: Arc<dyn Sampler>,
+        parts: Parts<K>,
         data: Arc<dyn DataLoader<AdtBatch>>,
         device: &Device,
     ) -> Result<Self> {
-        let seed = config.seed;
-        let ctx = Arc::new(FrozenContext::new(
-            config,
-            codec,
-            conditioner,
-            backbone,
-            schedule,
-            sampler,
-        )?);
-        let mut rng = EngineRng::derived(seed, streams::HEAD_INIT);
-        let model = AdtModel::new(generator, ctx, &mut rng, device)?;
+        let mut rng = EngineRng::derived(config.seed, streams::HEAD_INIT);
+        let model = AdtModel::from_parts(config, parts, &mut rng, device)?;
         Ok(Self {
             model,
             data,
@@ -98,9 +83,15 @@ impl<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> AdtTrainer<G, C, T, B> 
             resume: false,
             progress: None,
             validation: None,
+            family: None,
             interrupter: Interrupter::new(),
-            device: device.clone(),
         })
+    }
+
+    /// Name the model family in `run_start` (informational, for viewers).
+    pub fn with_family(mut self, name: impl Into<String>) -> Self {
+        self.family = Some(name.into());
+        self
     }
 
     /// Use this burn-train renderer (e.g. the adt-tui dashboard). Default: [`crate::renderer::SilentRenderer`].
@@ -126,7 +117,7 @@ impl<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> AdtTrainer<G, C, T, B> 
     pub fn validate_every(
         mut self,
         every: usize,
-        f: impl Fn(usize, &G) -> std::result::Result<(String, Vec<String>), String>
+        f: impl Fn(usize, &K::Denoiser) -> std::result::Result<(String, Vec<String>), String>
         + Send
         + Sync
         + 'static,
@@ -144,11 +135,11 @@ impl<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> AdtTrainer<G, C, T, B> 
     }
 
     /// The model as it will start (e.g. to inspect parameters in tests).
-    pub fn model(&self) -> &AdtModel<G, C, T, B> {
+    pub fn model(&self) -> &AdtModel<K> {
         &self.model
     }
 
-    fn load_resume(&mut self, run_dir: &Path) -> Result<Option<(usize, ResumeState<G>)>> {
+    fn load_resume(&mut self, run_dir: &Path) -> Result<Option<(usize, ResumeState<K>)>> {
         let cfg = self.model.ctx.config.clone();
         let cfg = &cfg;
         let Some((step, dir)) = CheckpointDir::new(run_dir).latest() else {
@@ -184,7 +175,7 @@ impl<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> AdtTrainer<G, C, T, B> 
 
     /// Run to `total_steps` in `run_dir` (writes `config.toml`, `events.jsonl`, `checkpoints/`,
     /// and burn-train's own logs under `burn/`).
-    pub fn run(mut self, run_dir: &Path) -> Result<RunReport<G, C, T, B>> {
+    pub fn run(mut self, run_dir: &Path) -> Result<RunReport<K>> {
         std::fs::create_dir_all(run_dir)
             .map_err(|e| AdtError::io("create run directory", run_dir, e))?;
         let cfg = self.model.ctx.config.clone();
@@ -224,15 +215,16 @@ impl<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> AdtTrainer<G, C, T, B> 
         let strategy = Arc::new(AdtStrategy::new(
             run_dir.to_path_buf(),
             run_name,
+            self.family.take(),
             start,
             resumed_from,
             self.progress.take(),
             self.validation.take(),
         ));
-        let names: &[&str] = if cfg.adversarial {
-            &METRIC_NAMES
+        let names: Vec<&str> = if cfg.adversarial {
+            crate::metrics::names().collect()
         } else {
-            &PLAIN_METRIC_NAMES
+            crate::metrics::plain_names().collect()
         };
         let mut training =
             SupervisedTraining::new(run_dir.join("burn"), self.data.clone(), self.data.clone())
@@ -257,7 +249,6 @@ impl<G: Denoiser, C: Codec, T: Conditioner, B: Backbone> AdtTrainer<G, C, T, B> 
         if let Some(e) = outcome.error {
             return Err(e);
         }
-        let _ = &self.device;
         Ok(RunReport {
             model: result.model,
             ema: outcome.ema,

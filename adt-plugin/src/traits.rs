@@ -5,7 +5,8 @@
 //! - a [`NoiseSchedule`] for the training loss and a [`Sampler`] that exposes the deployment
 //!   sampler one step at a time (image-to-image start, `add_noise`, a differentiable `step`),
 //! - a frozen [`Codec`] (VAE; [`crate::toy::IdentityCodec`]-like for pixel models),
-//! - a frozen [`Conditioner`] (prompts → [`Conditioning`]),
+//! - a frozen [`Conditioner`] (prompts → [`TextEmbedding`], plus per-sample [`MicroCond`] →
+//!   [`Conditioning`]),
 //! - a frozen [`Backbone`] (image → token taps + CLS) for the discriminator.
 //!
 //! Conventions every implementation must follow:
@@ -30,6 +31,59 @@ pub enum Prediction {
     V,
     /// Flow velocity u = ε − x0 for `x_t = (1−t)·x0 + t·ε` (SD3 rectified flow).
     Flow,
+}
+
+/// A batch of prompts encoded by a [`Conditioner`]: the part of a condition that depends only
+/// on the text, so it can be cached on disk.
+#[derive(Clone, Debug)]
+pub struct TextEmbedding {
+    /// Prompt embedding `[B, L, C]` (CLIP hidden states; SDXL: both encoders concatenated).
+    pub hidden: Tensor<3>,
+    /// Pooled embedding `[B, P]` (CLIP's EOS state; SDXL's `text_embeds`), if the encoder has one.
+    pub pooled: Option<Tensor<2>>,
+}
+
+impl TextEmbedding {
+    /// Batch size.
+    pub fn batch_size(&self) -> usize {
+        self.hidden.dims()[0]
+    }
+
+    /// Zeros shaped like `self` (diffusers' `torch.zeros_like` negative embeddings).
+    pub fn zeros_like(&self) -> Self {
+        Self {
+            hidden: self.hidden.zeros_like(),
+            pooled: self.pooled.as_ref().map(|p| p.zeros_like()),
+        }
+    }
+}
+
+/// Per-sample size micro-conditioning (SDXL's `time_ids`): where the image the model sees
+/// was cut from. Families without it ignore it.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MicroCond {
+    /// Size of the source image before resize and crop, `(height, width)`.
+    pub original_size: (u32, u32),
+    /// Top-left corner of the crop window in the resized image, `(top, left)`.
+    pub crop_top_left: (u32, u32),
+    /// Size of the image the model sees, `(height, width)`.
+    pub target_size: (u32, u32),
+    /// The aesthetic score a refiner-style model is conditioned on instead of `target_size`
+    /// (diffusers' `StableDiffusionXLImg2ImgPipeline` default: 6.0).
+    pub aesthetic_score: f32,
+}
+
+impl MicroCond {
+    /// An uncropped image of `(height, width)` shown at its own size, aesthetic score 6.0:
+    /// what diffusers' pipelines use when the caller gives nothing else.
+    pub fn full(size: (u32, u32)) -> Self {
+        Self {
+            original_size: size,
+            crop_top_left: (0, 0),
+            target_size: size,
+            aesthetic_score: 6.0,
+        }
+    }
 }
 
 /// The condition of a batch: what a [`Denoiser`] is conditioned on.
@@ -79,6 +133,17 @@ impl Conditioning {
             hidden: self.hidden.clone().detach(),
             pooled: self.pooled.clone().map(|t| t.detach()),
             ids: self.ids.clone().map(|t| t.detach()),
+        }
+    }
+}
+
+impl From<TextEmbedding> for Conditioning {
+    /// The text alone, without micro-conditioning ids.
+    fn from(text: TextEmbedding) -> Self {
+        Self {
+            hidden: text.hidden,
+            pooled: text.pooled,
+            ids: None,
         }
     }
 }
@@ -176,11 +241,33 @@ pub trait Codec: Module + ModuleDisplay + Sync + 'static {
     fn decode(&self, latents: Tensor<4>) -> Tensor<4>;
 }
 
-/// The frozen prompt encoder.
+/// The frozen prompt encoder and the family's conditioning rule.
+///
+/// Conditioning is split in two so the text part can be cached: [`Self::encode_text`]
+/// depends only on the prompts; [`Self::condition`] adds what depends on each sample's
+/// image geometry (SDXL's size/crop `time_ids`).
 pub trait Conditioner: Module + ModuleDisplay + Sync + 'static {
-    /// Encode a batch of prompts on `device`. The unconditional condition is `encode` of empty
-    /// prompts, so implementations must accept `""`.
-    fn encode(&self, prompts: &[String], device: &Device) -> Conditioning;
+    /// Encode a batch of prompts on `device` (must accept `""`).
+    fn encode_text(&self, prompts: &[String], device: &Device) -> TextEmbedding;
+
+    /// The text embedding of classifier-free guidance's unconditional branch when no negative
+    /// prompt is given (diffusers' `negative_prompt=None`): the empty prompt's embedding by
+    /// default; zeros where the checkpoint says so (SDXL's `force_zeros_for_empty_prompt`).
+    fn unconditional_text(&self, batch: usize, device: &Device) -> TextEmbedding {
+        self.encode_text(&vec![String::new(); batch], device)
+    }
+
+    /// The denoiser's condition for `text` and one [`MicroCond`] per sample. The default
+    /// ignores the micro-conditioning (SD1.x/2.x).
+    fn condition(&self, text: TextEmbedding, micro: &[MicroCond]) -> Conditioning {
+        let _ = micro;
+        text.into()
+    }
+
+    /// [`Self::encode_text`] then [`Self::condition`].
+    fn encode(&self, prompts: &[String], micro: &[MicroCond], device: &Device) -> Conditioning {
+        self.condition(self.encode_text(prompts, device), micro)
+    }
 }
 
 /// One feature tap of the backbone.

@@ -61,13 +61,13 @@ fn killed_checkpoint_write_leaves_previous_loadable() {
         .unwrap();
     assert_eq!(r.step, 3);
 
+    // The child's test name as the harness lists it (module path without the crate name).
+    let child = match module_path!().split_once("::") {
+        Some((_, module)) => format!("{module}::crash_child_writer"),
+        None => "crash_child_writer".to_string(),
+    };
     let status = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "crash_child_writer",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args([child.as_str(), "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, &run_dir)
         .status()
         .unwrap();

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use adt_plugin::AdtConfig;
-use adt_plugin::metrics::{METRIC_NAMES, PLAIN_METRIC_NAMES};
+use adt_plugin::metrics::{names, plain_names};
 use adt_plugin::toy::{ToyParts, ToySizes, toy_config};
 use burn::prelude::*;
 use serde_json::Value;
@@ -68,11 +68,7 @@ fn adversarial_run_writes_the_contract() {
     );
     let steps: Vec<&Value> = ev.iter().filter(|e| e["type"] == "step").collect();
     assert_eq!(steps.len(), 4);
-    let want: BTreeSet<&str> = METRIC_NAMES
-        .iter()
-        .copied()
-        .filter(|n| *n != "r1")
-        .collect();
+    let want: BTreeSet<&str> = names().filter(|n| *n != "r1").collect();
     for (i, s) in steps.iter().enumerate() {
         assert_eq!(s["step"], i + 1);
         let keys: BTreeSet<&str> = s["metrics"]
@@ -143,7 +139,7 @@ fn plain_finetune_writes_only_its_metrics() {
         .unwrap();
     let ev = read_events(&dir);
     assert_eq!(ev[0]["config"]["adversarial"], false);
-    let want: BTreeSet<&str> = PLAIN_METRIC_NAMES.iter().copied().collect();
+    let want: BTreeSet<&str> = plain_names().collect();
     for s in ev.iter().filter(|e| e["type"] == "step") {
         let keys: BTreeSet<&str> = s["metrics"]
             .as_object()

@@ -75,7 +75,9 @@ fn setup(m: usize) -> Setup {
         timesteps: ddim.timesteps(m),
     };
     let cond_model = ToyConditioner::new(16, 8, 4, &mut rng, &d).no_grad();
-    let cond = cond_model.encode(&["red small square".into(), "blue large square".into()], &d);
+    let cond: Conditioning = cond_model
+        .encode_text(&["red small square".into(), "blue large square".into()], &d)
+        .into();
     Setup {
         generated,
         ddim,
@@ -224,7 +226,8 @@ fn cfg_inside_the_loop_keeps_the_constraint() {
     let mut rng = EngineRng::new(1);
     let uncond = ToyConditioner::new(16, 8, 4, &mut rng, &d)
         .no_grad()
-        .encode(&[String::new(), String::new()], &d);
+        .encode_text(&[String::new(), String::new()], &d)
+        .into();
     s.cond.uncond = Some(uncond);
     let plan = SimulationPlan {
         m: 4,

@@ -6,9 +6,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use adt_plugin::checkpoint::CheckpointDir;
 use adt_plugin::rng::EngineRng;
-use adt_plugin::toy::{ToyDenoiser, ToyParts, ToySizes, toy_config, toy_loader};
+use adt_plugin::toy::{
+    ToyBackbone, ToyConditioner, ToyDenoiser, ToyLatentCodec, ToyParts, ToySizes, toy_config,
+    toy_loader,
+};
 use adt_plugin::traits::{Conditioning, Denoiser, Prediction};
-use adt_plugin::{AdtConfig, AdtError, AdtModel, AdtTrainer};
+use adt_plugin::{AdtConfig, AdtError, AdtModel, AdtTrainer, Components, Parts};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 
@@ -31,6 +34,31 @@ impl Denoiser for Poisonable {
         } else {
             y
         }
+    }
+}
+
+/// The toy components with the poisonable denoiser.
+#[derive(Clone, Debug)]
+struct PoisonToy;
+
+impl Components for PoisonToy {
+    type Denoiser = Poisonable;
+    type Codec = ToyLatentCodec;
+    type Conditioner = ToyConditioner;
+    type Backbone = ToyBackbone;
+}
+
+fn poison_parts(parts: ToyParts, poison: Arc<AtomicBool>) -> Parts<PoisonToy> {
+    Parts {
+        generator: Poisonable {
+            inner: parts.generator,
+            poison,
+        },
+        codec: parts.codec,
+        conditioner: parts.conditioner,
+        backbone: parts.backbone,
+        schedule: parts.ddim.clone(),
+        sampler: parts.ddim,
     }
 }
 
@@ -62,28 +90,14 @@ fn nan_losses_skip_updates_then_stop_the_run() {
     };
     let parts = ToyParts::new(ToySizes::default(), 3, &d);
     let poison = Arc::new(AtomicBool::new(false));
-    let generated = Poisonable {
-        inner: parts.generator,
-        poison: poison.clone(),
-    };
     let data = toy_loader(12, 16, cfg.batch_size, cfg.seed, &d);
-    let trainer = AdtTrainer::new(
-        cfg,
-        generated,
-        parts.codec,
-        parts.conditioner,
-        parts.backbone,
-        parts.ddim.clone(),
-        parts.ddim,
-        data,
-        &d,
-    )
-    .unwrap()
-    .on_step(move |s, _| {
-        if s == 2 {
-            poison.store(true, Ordering::SeqCst);
-        }
-    });
+    let trainer = AdtTrainer::new(cfg, poison_parts(parts, poison.clone()), data, &d)
+        .unwrap()
+        .on_step(move |s, _| {
+            if s == 2 {
+                poison.store(true, Ordering::SeqCst);
+            }
+        });
     let err = match trainer.run(&run_dir) {
         Err(e) => e,
         Ok(r) => panic!("run should have stopped, ended at step {}", r.step),
@@ -124,14 +138,11 @@ fn nan_losses_skip_updates_then_stop_the_run() {
     let (step, dir) = ck.latest().unwrap();
     assert_eq!(step, 2);
     assert_eq!(CheckpointDir::read_state(&dir).unwrap().step, 2);
-    let (g, ctx) = ToyParts::new(ToySizes::default(), 3, &d)
-        .context(toy_config())
-        .unwrap();
-    let generated = Poisonable {
-        inner: g,
-        poison: Arc::new(AtomicBool::new(false)),
-    };
-    let model = AdtModel::new(generated, ctx, &mut EngineRng::new(0), &d).unwrap();
+    let parts = poison_parts(
+        ToyParts::new(ToySizes::default(), 3, &d),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let model = AdtModel::from_parts(toy_config(), parts, &mut EngineRng::new(0), &d).unwrap();
     let loaded = model
         .try_load_file(dir.join("model.bpk"))
         .expect("checkpoint loads");

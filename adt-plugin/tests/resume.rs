@@ -10,12 +10,7 @@ use adt_plugin::{AdtConfig, RunReport};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 
-type Report = RunReport<
-    adt_plugin::toy::ToyDenoiser,
-    adt_plugin::toy::ToyLatentCodec,
-    adt_plugin::toy::ToyConditioner,
-    adt_plugin::toy::ToyBackbone,
->;
+type Report = RunReport<adt_plugin::toy::Toy>;
 
 struct Snap(Vec<Vec<u32>>);
 impl ModuleVisitor for Snap {

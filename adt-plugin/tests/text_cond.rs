@@ -7,9 +7,12 @@ use adt_plugin::augment::AugmentDraws;
 use adt_plugin::model::AdtBatch;
 use adt_plugin::rng::EngineRng;
 use adt_plugin::step::discriminator_loss;
-use adt_plugin::toy::{ToyConditioner, ToyModel, ToyParts, ToySizes, toy_config, toy_loader};
-use adt_plugin::traits::{Conditioner, Conditioning};
-use adt_plugin::{AdtConfig, AdtError, AdtModel};
+use adt_plugin::toy::{
+    ToyBackbone, ToyConditioner, ToyDenoiser, ToyLatentCodec, ToyModel, ToyParts, ToySizes,
+    toy_config, toy_loader,
+};
+use adt_plugin::traits::{Conditioner, TextEmbedding};
+use adt_plugin::{AdtConfig, AdtError, AdtModel, Components, Parts};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
@@ -35,7 +38,7 @@ fn batch(d: &Device) -> AdtBatch {
 /// D logits (real, fake) for the batch's images scored against themselves under `prompts`.
 fn logits(m: &ToyModel, b: &AdtBatch, prompts: &[String]) -> (Vec<f32>, Vec<f32>) {
     let d = b.images.device();
-    let pooled = m.ctx.conditioner.encode(prompts, &d).pooled;
+    let pooled = m.ctx.conditioner.encode_text(prompts, &d).pooled;
     let mut rng = EngineRng::new(5);
     let draws = AugmentDraws::draw(&m.ctx.augment, 4, 16, 16, &mut rng);
     let out = discriminator_loss(
@@ -68,7 +71,7 @@ fn text_conditioned_logits_follow_the_prompt_and_the_text_weight_learns() {
     assert!(diff > 1e-4, "logits ignore the prompt (max change {diff})");
 
     // One D loss backward reaches the text weight.
-    let pooled = m.ctx.conditioner.encode(&b.prompts, &d).pooled;
+    let pooled = m.ctx.conditioner.encode_text(&b.prompts, &d).pooled;
     let mut rng = EngineRng::new(5);
     let draws = AugmentDraws::draw(&m.ctx.augment, 4, 16, 16, &mut rng);
     let fake = b.images.clone().flip([3]);
@@ -130,9 +133,23 @@ struct HiddenOnly {
 }
 
 impl Conditioner for HiddenOnly {
-    fn encode(&self, prompts: &[String], device: &Device) -> Conditioning {
-        Conditioning::new(self.inner.encode(prompts, device).hidden)
+    fn encode_text(&self, prompts: &[String], device: &Device) -> TextEmbedding {
+        TextEmbedding {
+            pooled: None,
+            ..self.inner.encode_text(prompts, device)
+        }
     }
+}
+
+/// The toy components with [`HiddenOnly`] as conditioner.
+#[derive(Clone, Debug)]
+struct HiddenOnlyToy;
+
+impl Components for HiddenOnlyToy {
+    type Denoiser = ToyDenoiser;
+    type Codec = ToyLatentCodec;
+    type Conditioner = HiddenOnly;
+    type Backbone = ToyBackbone;
 }
 
 #[test]
@@ -143,24 +160,17 @@ fn text_cond_without_a_pooled_embedding_is_refused() {
         text_cond: true,
         ..toy_config()
     };
-    let ctx = adt_plugin::model::FrozenContext::new(
-        cfg,
-        parts.codec,
-        HiddenOnly {
+    let parts: Parts<HiddenOnlyToy> = Parts {
+        generator: parts.generator,
+        codec: parts.codec,
+        conditioner: HiddenOnly {
             inner: parts.conditioner,
         },
-        parts.backbone,
-        parts.ddim.clone(),
-        parts.ddim,
-    )
-    .unwrap();
-    let err = AdtModel::new(
-        parts.generator,
-        std::sync::Arc::new(ctx),
-        &mut EngineRng::new(0),
-        &d,
-    )
-    .unwrap_err();
+        backbone: parts.backbone,
+        schedule: parts.ddim.clone(),
+        sampler: parts.ddim,
+    };
+    let err = AdtModel::from_parts(cfg, parts, &mut EngineRng::new(0), &d).unwrap_err();
     assert!(matches!(err, AdtError::Config { .. }), "{err}");
     assert!(err.to_string().contains("text_cond"), "{err}");
 }

@@ -306,3 +306,28 @@ fn waiting_for_a_missing_run_directory() {
     assert!(text.contains("does not exist yet"), "{text}");
     assert!(text.contains("waiting for run directory"), "{text}");
 }
+
+#[test]
+fn invalid_utf8_in_the_events_file_is_skipped_not_fatal() {
+    // A line with invalid UTF-8 right after a backslash (what made the old reader slice
+    // inside a multi-byte character), a NaN next to it, and a torn multi-byte tail.
+    let dir = run_dir("partial");
+    let path = dir.path().join("events.jsonl");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let cut = bytes.iter().rposition(|&b| b == b'\n').unwrap() + 1;
+    bytes.truncate(cut);
+    bytes.extend_from_slice(
+        b"{\"type\":\"alarm\",\"step\":80,\"kind\":\"x\",\"message\":\"\\\xff\xfe NaN\"}\n",
+    );
+    bytes.extend_from_slice(b"\xc3\x28 NaN \\\xe2\x82\n");
+    bytes.extend_from_slice(
+        "{\"type\":\"step\",\"time\":9e9,\"step\":81,\"metrics\":{\"g_adv\":NaN,\"d_real\":0.4}}\n"
+            .as_bytes(),
+    );
+    bytes.extend_from_slice(b"{\"type\":\"step\",\"step\":82,\"metrics\":{\"g_adv\":0.1}}\xe2\x82");
+    std::fs::write(&path, bytes).unwrap();
+    let mut app = app_for(dir.path());
+    let (text, _) = render(&mut app, 80, 24);
+    assert!(text.contains("step 81/500"), "{text}");
+    assert!(text.contains("skipped 4 bad, 1 foreign"), "{text}");
+}

@@ -7,10 +7,10 @@ use std::time::Instant;
 
 use adt::assets::{MANIFEST, list_files, write_manifest};
 use adt_clip::ClipTokenizer;
+use adt_family::image_io::{grid, save_png, to_rgb8};
 use adt_models_common::{ModelSource, save_safetensors};
 use adt_schedulers::{NoiseSchedule, PredictionType, SchedulerConfig};
-use adt_sd15::Sd15;
-use adt_sd15::image_io::{grid, save_png, to_rgb8};
+use adt_sd15::Sd15Model;
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 
@@ -37,7 +37,7 @@ pub fn run(args: &Args, from: &Path, device: &Device) -> Result<()> {
     }
     let t = Instant::now();
     let ad = device.clone().autodiff();
-    let sd = Sd15::from_pretrained(&ModelSource::Local(out.clone()), &ad)?;
+    let sd = Sd15Model::from_pretrained(&ModelSource::Local(out.clone()), &ad)?;
     let tokenizer: ClipTokenizer = sd.conditioner.tokenizer.clone();
     let text_config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
         out.join("text_encoder/config.json"),

@@ -5,7 +5,7 @@
 //! 2. `unet/` + `text_encoder/` + `tokenizer/`: a tiny SD1.5-layout UNet trained jointly
 //!    with a from-scratch CLIP text encoder (ε-loss, SD1.5 schedule, 10% caption dropout);
 //!    with `scheduler/` (DDIM, SD1.5 betas) and `model_index.json` a complete diffusers
-//!    pipeline folder that `adt_sd15::Sd15::from_pretrained` loads;
+//!    pipeline folder that `adt_sd15::Sd15Model::from_pretrained` loads;
 //! 3. `dinov2_disc/` and `dinov2_eval/`: two small DINOv2-architecture ViTs supervised on
 //!    the attributes — the discriminator backbone and an evaluation network (+ its heads).
 //!
@@ -36,10 +36,11 @@ use adt::assets::{MANIFEST, list_files, write_manifest};
 use adt::device::DeviceArg;
 use adt_clip::ClipTokenizer;
 use adt_data::Split;
+use adt_family::image_io::{grid, save_png, to_rgb8};
+use adt_family::{Request, SeededNoise};
 use adt_models_common::{ModelSource, save_safetensors};
 use adt_schedulers::{NoiseSchedule, SamplerName, Scheduler, SchedulerConfig};
-use adt_sd15::image_io::{grid, save_png, to_rgb8};
-use adt_sd15::{Request, Sd15, SeededNoise};
+use adt_sd15::Sd15Model;
 use anyhow::{Result, bail};
 use burn::prelude::*;
 use clap::Parser;
@@ -317,7 +318,7 @@ fn main() -> Result<()> {
         &ModelSource::Local(out.join("dinov2_disc")),
         &device,
     )?;
-    adt_dinov2::Dinov2Discriminator::new(
+    adt_family::adapters::Dinov2Discriminator::new(
         adt_dinov2::Dinov2Backbone::new(
             disc_model,
             adt_dinov2::BackboneConfig {
@@ -325,7 +326,7 @@ fn main() -> Result<()> {
                 ..Default::default()
             },
         )?,
-        adt_dinov2::Dinov2Discriminator::default_taps(disc_spec.layers),
+        adt_family::adapters::Dinov2Discriminator::default_taps(disc_spec.layers),
     )?;
     phases.push(Phase {
         name: "dinov2_disc",
@@ -522,7 +523,7 @@ impl Report<'_> {
         s.push_str(&format!(
             "## What is here\n\n\
              - A diffusers `StableDiffusionPipeline` folder (`model_index.json`, `unet/`, `vae/`, \
-             `text_encoder/`, `tokenizer/`, `scheduler/`) that `adt_sd15::Sd15::from_pretrained` loads:\n\
+             `text_encoder/`, `tokenizer/`, `scheduler/`) that `adt_sd15::Sd15Model::from_pretrained` loads:\n\
              \x20 - `vae/`: `AutoencoderKL`, block_out_channels (16, 32, 32), 1 layer per block, 4 latent \
              channels, downscale 4 (32×32 RGB ↔ 4×8×8), {} parameters. Trained {} steps × batch {} \
              with L1 + L2 reconstruction + {} × KL (per element), AdamW (lr 2e-3, warm-up min(100, steps/10), cosine to 2e-4). `scaling_factor` = 1/std of the \
@@ -545,7 +546,7 @@ impl Report<'_> {
              EMA (decay {}).\n\
              - `dinov2_disc/`: the discriminator backbone — a transformers `Dinov2Model` (hidden {}, {} layers, \
              {} heads, patch {}, image 32, {} parameters), `Dinov2Model::from_pretrained` / \
-             `Dinov2Backbone` (input_size [32, 32]) / `Dinov2Discriminator` load it.\n\
+             `Dinov2Backbone` (input_size [32, 32]) / `adt_family::adapters::Dinov2Discriminator` load it.\n\
              - `dinov2_eval/`: a separate evaluation network (hidden {}, {} layers, {} heads, patch {}, \
              {} parameters, another seed and train stretch) plus its attribute heads \
              (`heads.safetensors`, classes in `heads.json`) to measure attribute accuracy of generated images.\n\
@@ -640,20 +641,14 @@ pub(crate) fn sample_and_score(
     device: &Device,
 ) -> Result<(Tensor<4>, [f64; 5])> {
     let device = device.clone();
-    let sd = Sd15::from_pretrained(&ModelSource::Local(out.to_path_buf()), &device)?;
+    let sd = Sd15Model::from_pretrained(&ModelSource::Local(out.to_path_buf()), &device)?;
     let scheduler = Scheduler::new(&sd.scheduler.config(SamplerName::DDIM)?, DDIM_STEPS)?;
     let ks: Vec<u64> = (0..SAMPLES as u64).collect();
     let prompts = data::captions(domain, Split::Heldout, &ks);
     let mut generated = Vec::new();
     for (i, chunk) in prompts.chunks(16).enumerate() {
-        let request = Request {
-            prompts: chunk.to_vec(),
-            negative_prompts: vec![],
-            guidance_scale: guidance,
-            height: data::IMAGE_SIZE,
-            width: data::IMAGE_SIZE,
-            init: None,
-        };
+        let request =
+            Request::txt2img(chunk.to_vec(), guidance, data::IMAGE_SIZE, data::IMAGE_SIZE);
         let mut noise = SeededNoise::new(seed + 1000 + 16 * i as u64, chunk.len());
         generated.push(
             sd.pipeline()
@@ -693,7 +688,7 @@ fn check_guidance(args: &Args, device: &Device) -> Result<()> {
 /// (mean absolute differences between two captions and the empty prompt).
 fn conditioning_check(out: &Path, device: &Device) -> Result<()> {
     let device = device.clone();
-    let sd = Sd15::from_pretrained(&ModelSource::Local(out.to_path_buf()), &device)?;
+    let sd = Sd15Model::from_pretrained(&ModelSource::Local(out.to_path_buf()), &device)?;
     let caps: Vec<String> = vec![
         "a large red circle on a blue background in the center".into(),
         "a large blue square on a yellow background at the top left".into(),

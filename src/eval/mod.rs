@@ -17,12 +17,12 @@ pub use attributes::AttributeHeads;
 
 use adt_data::{ShapeAttributes, ShapesDataset, ShapesDomain, Split};
 use adt_dinov2::{BackboneConfig, Dinov2Backbone, Dinov2Model};
+use adt_family::image_io::from_rgb8;
+use adt_family::{Family, Model, Request, SeededNoise};
 use adt_inception::InceptionV3Fid;
 use adt_models_common::ModelSource;
 use adt_plugin::eval::{FeatureAccumulator, FeatureStats, frechet_distance};
 use adt_schedulers::{SamplerName, Scheduler};
-use adt_sd15::image_io::from_rgb8;
-use adt_sd15::{Request, Sd15, SeededNoise};
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 
@@ -286,11 +286,11 @@ impl Reference {
     }
 }
 
-/// Run the grid with `sd` (base or tuned UNet) against `reference` (from
+/// Run the grid with `model` (base or tuned denoiser, any family) against `reference` (from
 /// [`Reference::compute`] on the same grid, network and heads). `progress` gets one line per
 /// cell and seed.
-pub fn run_grid(
-    sd: &Sd15,
+pub fn run_grid<F: Family>(
+    model: &Model<F>,
     net: &FeatureNet,
     heads: Option<&AttributeHeads>,
     grid: &Grid,
@@ -308,7 +308,7 @@ pub fn run_grid(
     let size = grid.domain.image_size as usize;
     let mut cells = Vec::new();
     for &sampler in &grid.samplers {
-        let config = sd.scheduler.config(sampler)?;
+        let config = model.scheduler.config(sampler)?;
         for &steps in &grid.steps {
             let scheduler = Scheduler::new(&config, steps)?;
             for &cfg in &grid.cfgs {
@@ -317,18 +317,12 @@ pub fn run_grid(
                 for &seed in &grid.seeds {
                     let mut generated = Tally::new(net, heads);
                     for r in &batches {
-                        let request = Request {
-                            prompts: prompts[r.clone()].to_vec(),
-                            negative_prompts: vec![],
-                            guidance_scale: cfg,
-                            height: size,
-                            width: size,
-                            init: None,
-                        };
+                        let request =
+                            Request::txt2img(prompts[r.clone()].to_vec(), cfg, size, size);
                         // Image k of seed s always gets the same noise: seed·n + k.
                         let mut noise =
                             SeededNoise::new(seed * grid.n as u64 + r.start as u64, r.len());
-                        let out = sd
+                        let out = model
                             .pipeline()
                             .generate(&scheduler, &request, &mut noise, device)?;
                         generated.add(

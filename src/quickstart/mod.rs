@@ -17,14 +17,16 @@ mod report;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use adt_family::{Family, Model};
 use adt_models_common::ModelSource;
 use adt_plugin::checkpoint::GeneratorWeights;
 use adt_schedulers::SamplerName;
-use adt_sd15::Sd15;
+use burn::prelude::*;
 
 use crate::device::DeviceArg;
 use crate::eval::{AttributeHeads, FeatureNet, Grid, GridResult, Reference, run_grid};
-use crate::train::{Display, TrainConfig, export_unet};
+use crate::family::{FamilyJob, ModelSpec};
+use crate::train::{Display, TrainConfig, export_denoiser};
 use adt_data::{ShapesDomain, Split};
 use anyhow::{Context, Result, bail};
 /// Every knob of the quickstart (also its command-line flags).
@@ -158,33 +160,35 @@ pub fn run(args: &Args) -> Result<Outcome> {
         batch: 32,
         domain: ShapesDomain::new(32, 0),
     };
-    let load = || Sd15::from_pretrained(&ModelSource::Local(assets.clone()), &device);
-    let mut models: Vec<(String, Sd15)> = vec![("base".into(), load()?)];
+    let mut specs = vec![(
+        "base".to_string(),
+        ModelSpec::pipeline(assets.display().to_string()),
+    )];
     for name in ["plain", "adt"] {
-        let export = export_unet(
+        let export = export_denoiser(
             &out.join(name),
             None,
             GeneratorWeights::Preferred,
             &out.join(name).join("export"),
             &device,
         )?;
-        models.push((name.into(), load()?.with_unet(&export.unet_dir, &device)?));
+        specs.push((
+            name.to_string(),
+            ModelSpec {
+                denoiser: Some(export.dir),
+                ..ModelSpec::pipeline(assets.display().to_string())
+            },
+        ));
     }
-    let reference = Reference::compute(&net, heads.as_ref(), &grid, &device)?;
-    let mut results: Vec<(String, GridResult)> = Vec::new();
-    for (name, sd) in &models {
-        let r = run_grid(
-            sd,
-            &net,
-            heads.as_ref(),
-            &grid,
-            &reference,
-            &device,
-            |line| eprintln!("eval {name}: {line}"),
-        )?;
-        results.push((name.clone(), r));
-    }
-    report::samples_png(&models, &grid, &out.join("samples.png"), &device)?;
+    let family = specs[0].1.family()?;
+    let results = family.run(Evaluate {
+        specs: &specs,
+        net: &net,
+        heads: heads.as_ref(),
+        grid: &grid,
+        samples: &out.join("samples.png"),
+        device: &device,
+    })?;
     timings.push(("evaluation".into(), t.elapsed().as_secs_f64()));
     let table = report::write(
         &out,
@@ -198,6 +202,43 @@ pub fn run(args: &Args) -> Result<Outcome> {
         .map(|(name, r)| (name.clone(), r.cells.iter().map(|c| c.mean()).collect()))
         .collect();
     Ok(Outcome { out, table, fd })
+}
+
+/// Evaluate base, plain and ADT on the grid and draw `samples.png`.
+struct Evaluate<'a> {
+    specs: &'a [(String, ModelSpec)],
+    net: &'a FeatureNet,
+    heads: Option<&'a AttributeHeads>,
+    grid: &'a Grid,
+    samples: &'a Path,
+    device: &'a Device,
+}
+
+impl FamilyJob for Evaluate<'_> {
+    type Output = Result<Vec<(String, GridResult)>>;
+
+    fn run<F: Family>(self) -> Self::Output {
+        let mut models: Vec<(String, Model<F>)> = Vec::new();
+        for (name, spec) in self.specs {
+            models.push((name.clone(), spec.load::<F>(self.device)?));
+        }
+        let reference = Reference::compute(self.net, self.heads, self.grid, self.device)?;
+        let mut results = Vec::new();
+        for (name, model) in &models {
+            let r = run_grid(
+                model,
+                self.net,
+                self.heads,
+                self.grid,
+                &reference,
+                self.device,
+                |line| eprintln!("eval {name}: {line}"),
+            )?;
+            results.push((name.clone(), r));
+        }
+        report::samples_png(&models, self.grid, self.samples, self.device)?;
+        Ok(results)
+    }
 }
 
 /// Create `out`, replacing an earlier quickstart there (never anything else).

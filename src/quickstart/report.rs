@@ -6,9 +6,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use adt_data::Split;
+use adt_family::image_io::{grid as image_grid, save_png, to_rgb8};
+use adt_family::{Family, Model, Request, SeededNoise};
 use adt_schedulers::Scheduler;
-use adt_sd15::image_io::{grid as image_grid, save_png, to_rgb8};
-use adt_sd15::{Request, Sd15, SeededNoise};
 use anyhow::Result;
 use burn::prelude::*;
 
@@ -119,8 +119,8 @@ pub fn write(
 
 /// `samples.png`: real, then each model, for the first held-out captions, with the first
 /// cell's sampler, steps and CFG and the same noise per column.
-pub fn samples_png(
-    models: &[(String, Sd15)],
+pub fn samples_png<F: Family>(
+    models: &[(String, Model<F>)],
     grid: &Grid,
     path: &Path,
     device: &Device,
@@ -136,14 +136,7 @@ pub fn samples_png(
     let size = grid.domain.image_size as usize;
     for (_, sd) in models {
         let scheduler = Scheduler::new(&sd.scheduler.config(grid.samplers[0])?, grid.steps[0])?;
-        let request = Request {
-            prompts: prompts.clone(),
-            negative_prompts: vec![],
-            guidance_scale: grid.cfgs[0],
-            height: size,
-            width: size,
-            init: None,
-        };
+        let request = Request::txt2img(prompts.clone(), grid.cfgs[0], size, size);
         let mut noise = SeededNoise::new(grid.seeds[0] * grid.n as u64, n);
         let images = sd
             .pipeline()

@@ -1,7 +1,9 @@
-//! `[cache]`: VAE latents and prompt embeddings computed once, stored in shards, and fed to
-//! the engine instead of encoding every batch. The key holds a hash of the VAE's and the text
-//! encoder's weights plus everything `adt_data::CacheKey` covers (dataset, buckets,
-//! preprocessing, dtype), so a changed model or setting never reuses a stale cache.
+//! `[cache]`: VAE latents and prompt embeddings (the conditioner's `encode_text`: hidden
+//! states and, where the family has one, the pooled embedding) computed once, stored in
+//! shards, and fed to the engine instead of encoding every batch. The key holds the family,
+//! a hash of the VAE's and the text encoders' weights plus everything `adt_data::CacheKey`
+//! covers (dataset, buckets, preprocessing, dtype), so a changed model or setting never
+//! reuses a stale cache. Micro-conditioning is not cached: it comes with every batch.
 
 use std::sync::Arc;
 
@@ -9,12 +11,16 @@ use adt_data::{
     Arrays, CacheKey, CacheOptions, CachedArray, CachedDataset, FnEncoder, ImageCaptionDataset,
     LatentCache, StorageDtype,
 };
+use adt_family::Family;
 use adt_plugin::traits::{Codec, Conditioner};
-use adt_sd15::engine::{ClipConditioner, VaeCodec};
 use anyhow::{Context, Result};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 use sha2::{Digest, Sha256};
+
+/// Cache array names of the prompt embeddings (`TextEmbedding::hidden`, `::pooled`).
+pub const TEXT: &str = "text";
+pub const POOLED: &str = "pooled";
 
 /// SHA-256 over every float parameter of `m` (visit order, f32 little-endian bytes).
 pub fn module_hash<M: Module>(m: &M) -> String {
@@ -34,11 +40,11 @@ pub fn module_hash<M: Module>(m: &M) -> String {
 }
 
 /// Open the cache for `dataset`, encoding what is missing (with a progress bar).
-pub fn open_cache(
+pub fn open_cache<F: Family>(
     opts: &CacheOptions,
     dataset: &ImageCaptionDataset,
-    codec: &VaeCodec,
-    conditioner: &ClipConditioner,
+    codec: &F::Codec,
+    conditioner: &F::Conditioner,
     device: &Device,
 ) -> Result<Arc<CachedDataset>> {
     let model_hash = format!(
@@ -48,7 +54,10 @@ pub fn open_cache(
     );
     let key = CacheKey::for_dataset(dataset, model_hash, "f32", StorageDtype::F32)
         .with_extra("latents", "scaled posterior mean")
-        .with_extra("text", "last_hidden_state, 77 tokens");
+        .with_extra(
+            "text",
+            format!("{} encode_text: hidden (+ pooled)", F::NAME),
+        );
     let mut encoder = FnEncoder {
         images: |images: &[adt_data::ImageTensor]| {
             let rows: Vec<Tensor<4>> = images
@@ -65,8 +74,14 @@ pub fn open_cache(
             Ok(split(z.into_data(), "latent"))
         },
         captions: |captions: &[String]| {
-            let h = conditioner.encode(captions, device).hidden;
-            Ok(split(h.into_data(), "text"))
+            let text = conditioner.encode_text(captions, device);
+            let mut rows = split(text.hidden.into_data(), TEXT);
+            if let Some(pooled) = text.pooled {
+                for (row, p) in rows.iter_mut().zip(split(pooled.into_data(), POOLED)) {
+                    row.extend(p);
+                }
+            }
+            Ok(rows)
         },
     };
     let (cache, stats) = LatentCache::open_or_build(opts, &key, dataset, &mut encoder)

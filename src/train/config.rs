@@ -19,7 +19,8 @@ pub struct TrainConfig {
     pub discriminator: DiscriminatorSection,
     pub data: DataConfig,
     /// Every engine knob (see `adt_plugin::AdtConfig`); `adt.sampler` names the training
-    /// sampler (`ddim`, `euler`, `dpmpp-2m`, ...) and `adt.m` its step count.
+    /// sampler (`ddim`, `euler`, `dpmpp-2m`, ...; absent: the checkpoint's own scheduler where
+    /// the engine can step it, else DDIM) and `adt.m` its step count.
     #[serde(default)]
     pub adt: AdtConfig,
     #[serde(default)]
@@ -36,9 +37,29 @@ pub struct TrainConfig {
 pub struct ModelSection {
     /// A diffusers folder or Hugging Face repo id (`org/name[@revision]`).
     pub source: String,
-    /// An original-layout single file; `source` then supplies configs and tokenizer.
-    #[serde(default)]
+    /// An original-layout single file; `source` then supplies configs and tokenizers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub single_file: Option<PathBuf>,
+    /// The model family (`sd15`, `sdxl`); default: from `source`'s `model_index.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
+    /// Another VAE (a component folder or hub repo), e.g. an fp16-fix VAE; used for the
+    /// latents, the simulated inference's decode and validation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vae: Option<String>,
+}
+
+impl ModelSection {
+    /// The model as the loader takes it.
+    pub fn spec(&self) -> crate::family::ModelSpec {
+        crate::family::ModelSpec {
+            source: self.source.clone(),
+            single_file: self.single_file.clone(),
+            family: self.family.clone(),
+            vae: self.vae.clone(),
+            denoiser: None,
+        }
+    }
 }
 
 /// The frozen feature network of the discriminator.
@@ -80,7 +101,10 @@ pub struct ValidationSection {
     /// Steps; default: `adt.m`.
     pub steps: Option<usize>,
     pub cfg: f64,
-    pub negative_prompt: String,
+    /// The negative prompt of every image; absent = the family's default (SD1.x: the empty
+    /// prompt; SDXL: zeros where the checkpoint's `force_zeros_for_empty_prompt` says so).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub negative_prompt: Option<String>,
     /// Image side; default: `data.buckets.resolution`.
     pub size: Option<usize>,
     /// Grid columns.
@@ -97,7 +121,7 @@ impl Default for ValidationSection {
             sampler: None,
             steps: None,
             cfg: 7.5,
-            negative_prompt: String::new(),
+            negative_prompt: None,
             size: None,
             columns: 4,
         }
@@ -169,7 +193,12 @@ impl TrainConfig {
             fix(&mut c.dir);
         }
         // A relative model source is a local folder only if it exists next to the config.
-        for s in [&mut self.model.source, &mut self.discriminator.backbone] {
+        let sources = [
+            Some(&mut self.model.source),
+            self.model.vae.as_mut(),
+            Some(&mut self.discriminator.backbone),
+        ];
+        for s in sources.into_iter().flatten() {
             let candidate = base.join(&*s);
             if Path::new(s.as_str()).is_relative() && candidate.exists() {
                 *s = candidate.display().to_string();
@@ -191,11 +220,15 @@ impl TrainConfig {
     /// Cross-section checks (each section validates its own fields too).
     pub fn validate(&self) -> Result<()> {
         self.adt.validate().context("[adt]")?;
-        self.adt
-            .sampler
-            .parse::<adt_schedulers::SamplerName>()
-            .map_err(anyhow::Error::msg)
-            .context("[adt] sampler")?;
+        if let Some(s) = &self.adt.sampler {
+            s.parse::<adt_schedulers::SamplerName>()
+                .map_err(anyhow::Error::msg)
+                .context("[adt] sampler")?;
+        }
+        if let Some(f) = &self.model.family {
+            f.parse::<crate::family::FamilyKind>()
+                .context("[model] family")?;
+        }
         if let Some(s) = &self.validation.sampler {
             s.parse::<adt_schedulers::SamplerName>()
                 .map_err(anyhow::Error::msg)

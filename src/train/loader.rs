@@ -10,13 +10,29 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::cache::{POOLED, TEXT};
+
 use adt_data::{
     BucketBatchSampler, CachedDataset, ImageCaptionDataset, load_items, make_batch, stack_arrays,
 };
 use adt_plugin::AdtBatch;
+use adt_plugin::traits::{MicroCond, TextEmbedding};
 use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
 use burn::data::dataset::DatasetError;
 use burn::prelude::*;
+
+/// What the data pipeline did to an image, as the micro-conditioning the model is told,
+/// as diffusers' `train_text_to_image_sdxl.py` records it: `original_size` = the source
+/// image's `(height, width)`, `crop_top_left` = the crop offset in the (flipped, if flipped)
+/// resized image, `target_size` = the batch's `(height, width)`.
+pub fn micro_cond(applied: &adt_data::Applied, target: (u32, u32)) -> MicroCond {
+    let (w, h) = applied.original_size;
+    MicroCond {
+        original_size: (h, w),
+        crop_top_left: applied.crop_top_left_as_seen(target.1),
+        ..MicroCond::full(target)
+    }
+}
 
 pub struct BucketLoader {
     dataset: Arc<ImageCaptionDataset>,
@@ -84,7 +100,16 @@ impl Iterator for EpochIter<'_> {
         let batch = items
             .and_then(|items| make_batch(items, device))
             .and_then(|b| {
-                let mut batch = AdtBatch::new(b.pixels, b.captions);
+                let [_, _, h, w] = b.pixels.dims();
+                let micro = b
+                    .applied
+                    .iter()
+                    .map(|a| micro_cond(a, (h as u32, w as u32)))
+                    .collect();
+                let mut batch = AdtBatch {
+                    micro,
+                    ..AdtBatch::new(b.pixels, b.captions)
+                };
                 if let Some(cached) = &self.loader.cached {
                     let rows = indices
                         .iter()
@@ -98,7 +123,15 @@ impl Iterator for EpochIter<'_> {
                     let images: Vec<&adt_data::Arrays> = rows.iter().map(|r| &r.image).collect();
                     let texts: Vec<&adt_data::Arrays> = rows.iter().map(|r| &r.text).collect();
                     batch.latents = Some(Tensor::from_data(pick(&images, "latent")?, device));
-                    batch.text = Some(Tensor::from_data(pick(&texts, "text")?, device));
+                    let pooled = texts.iter().all(|t| t.contains_key(POOLED));
+                    batch.text = Some(TextEmbedding {
+                        hidden: Tensor::from_data(pick(&texts, TEXT)?, device),
+                        pooled: if pooled {
+                            Some(Tensor::from_data(pick(&texts, POOLED)?, device))
+                        } else {
+                            None
+                        },
+                    });
                 }
                 Ok(batch)
             });

@@ -1,5 +1,6 @@
-//! The `adt train` / `adt resume` / `adt export` jobs on SD1.x checkpoints: a typed run
-//! config ([`TrainConfig`]), the data loader, validation grids, and the run itself.
+//! The `adt train` / `adt resume` / `adt export` jobs for every model family: a typed run
+//! config ([`TrainConfig`]), the data loader, validation grids, and the run itself. The job
+//! is written once, generic over [`Family`]; [`train`] picks the family from the config.
 
 mod cache;
 mod config;
@@ -8,27 +9,29 @@ mod loader;
 mod validation;
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use adt_data::ImageCaptionDataset;
-use adt_dinov2::{BackboneConfig, Dinov2Backbone, Dinov2Discriminator, Dinov2Model};
+use adt_dinov2::{BackboneConfig, Dinov2Backbone, Dinov2Model};
+use adt_family::adapters::{AlphaSchedule, Dinov2Discriminator, LatentCodec, SchedulerSampler};
+use adt_family::{Family, Model, Tuning};
 use adt_models_common::ModelSource;
 use adt_plugin::events::RunStatus;
-use adt_plugin::{AdtTrainer, RunReport};
+use adt_plugin::{AdtTrainer, Components, Parts};
 use adt_schedulers::SamplerName;
-use adt_sd15::Sd15;
-use adt_sd15::engine::{AlphaSchedule, SchedulerSampler};
 use adt_tui::live::{AdtRenderer, LiveOptions};
 use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::prelude::*;
 
+use crate::family::{FamilyJob, FamilyKind};
+
 pub use cache::{module_hash, open_cache};
 pub use config::{
     DiscriminatorSection, ModelSection, TrainConfig, ValidationSection, apply_override,
 };
-pub use export::{ExportReport, export_unet};
+pub use export::{ExportReport, export_denoiser};
 pub use loader::BucketLoader;
 pub use validation::ValidationPlan;
 
@@ -44,32 +47,61 @@ pub enum Display {
     Plain,
 }
 
-/// Load the base model (an SD1.x diffusers folder, hub repo or single file).
-pub fn load_base(model: &ModelSection, device: &Device) -> Result<Sd15> {
-    let source = ModelSource::parse(&model.source);
-    match &model.single_file {
-        Some(file) => Sd15::from_single_file(file, &source, device)
-            .with_context(|| format!("loading single file {}", file.display())),
-        None => Sd15::from_pretrained(&source, device)
-            .with_context(|| format!("loading {}", source.describe())),
-    }
+/// How a [`train`] call ended.
+#[derive(Clone, Debug)]
+pub struct TrainSummary {
+    /// The family trained.
+    pub family: FamilyKind,
+    /// Last finished step.
+    pub step: usize,
+    pub status: RunStatus,
+    pub run_dir: PathBuf,
 }
 
 /// Run (or, with `resume`, continue) the training job `config` on `device` (a plain device;
-/// the autodiff wrapper is added here).
+/// the autodiff wrapper is added here), for the family its `[model]` names.
 pub fn train(
     config: &TrainConfig,
     resume: bool,
     device: &Device,
     display: Display,
-) -> Result<
-    RunReport<
-        adt_sd15::engine::UnetDenoiser,
-        adt_sd15::engine::VaeCodec,
-        adt_sd15::engine::ClipConditioner,
-        Dinov2Discriminator,
-    >,
-> {
+) -> Result<TrainSummary> {
+    let family = config.model.spec().family().context("[model]")?;
+    let step_status = family.run(TrainJob {
+        config,
+        resume,
+        device,
+        display,
+    })?;
+    Ok(TrainSummary {
+        family,
+        step: step_status.0,
+        status: step_status.1,
+        run_dir: config.out.clone(),
+    })
+}
+
+struct TrainJob<'a> {
+    config: &'a TrainConfig,
+    resume: bool,
+    device: &'a Device,
+    display: Display,
+}
+
+impl FamilyJob for TrainJob<'_> {
+    type Output = Result<(usize, RunStatus)>;
+
+    fn run<F: Family>(self) -> Self::Output {
+        train_family::<F>(self.config, self.resume, self.device, self.display)
+    }
+}
+
+fn train_family<F: Family>(
+    config: &TrainConfig,
+    resume: bool,
+    device: &Device,
+    display: Display,
+) -> Result<(usize, RunStatus)> {
     let run_dir = config.out.clone();
     if !resume && run_dir.join("checkpoints").is_dir() {
         bail!(
@@ -78,18 +110,18 @@ pub fn train(
             run_dir.display()
         );
     }
+    let ad = device.clone().autodiff();
+    let base: Model<F> = config.model.spec().load(&ad)?;
+    let mut config = config.clone();
+    let sampler = training_sampler(&mut config, &base)?;
     std::fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
     write_atomic(
         &run_dir.join(TRAIN_CONFIG_FILE),
         config.to_toml().as_bytes(),
     )?;
 
-    let ad = device.clone().autodiff();
-    let sampler: SamplerName = config.adt.sampler.parse().map_err(anyhow::Error::msg)?;
-    let base = load_base(&config.model, &ad)?;
     let scheduler = base.scheduler.config(sampler)?;
     let backbone = load_backbone(&config.discriminator, &ad)?;
-
     let opened = config.data.open().context("[data]")?;
     if !opened.report.bad.is_empty() {
         eprintln!("data: {}", opened.report);
@@ -101,34 +133,40 @@ pub fn train(
     if let Some(opts) = &config.cache {
         let codec = base.codec.clone().valid();
         let conditioner = base.conditioner.clone().valid();
-        loader = loader.with_cache(open_cache(opts, &dataset, &codec, &conditioner, device)?);
+        loader = loader.with_cache(open_cache::<F>(
+            opts,
+            &dataset,
+            &codec,
+            &conditioner,
+            device,
+        )?);
     }
     eprintln!(
-        "adt train: {} ({} records, {} batches/epoch) → {}",
+        "adt train: {} ({}; {} records, {} batches/epoch) → {}",
         base.source,
+        F::NAME,
         dataset.records().len(),
         loader.batches_per_epoch(),
         run_dir.display()
     );
 
-    let validation = validation_plan(config, &base, sampler, device)?;
+    let validation = validation_plan(&config, &base, sampler, device)?;
     let mut adt = config.adt.clone();
     if adt.model == adt_plugin::AdtConfig::default().model {
         // `model` is informational (run_start, dashboard header): name the checkpoint.
         adt.model = config.model.source.clone();
     }
-    let mut trainer = AdtTrainer::new(
-        adt,
-        base.denoiser,
-        base.codec,
-        base.conditioner,
+    let parts: Parts<Tuning<F>> = Parts {
+        generator: base.denoiser,
+        codec: base.codec,
+        conditioner: base.conditioner,
         backbone,
-        Arc::new(AlphaSchedule::new(&scheduler)?),
-        Arc::new(SchedulerSampler::new(sampler, scheduler)?),
-        Arc::new(loader),
-        &ad,
-    )?
-    .resume(resume);
+        schedule: Arc::new(AlphaSchedule::new(&scheduler)?),
+        sampler: Arc::new(SchedulerSampler::new(sampler, scheduler)?),
+    };
+    let mut trainer = AdtTrainer::new(adt, parts, Arc::new(loader), &ad)?
+        .with_family(F::NAME)
+        .resume(resume);
     if let Some(plan) = validation {
         eprintln!(
             "validation every {} steps: {}",
@@ -144,29 +182,42 @@ pub fn train(
     let verb = match report.status {
         RunStatus::Finished => "finished",
         RunStatus::Interrupted => "interrupted (resume with `adt resume`)",
-        RunStatus::Failed => "failed",
+        RunStatus::Failed | RunStatus::Unknown => "failed",
     };
     println!(
         "{verb} at step {}; run directory: {}",
         report.step,
         run_dir.display()
     );
-    Ok(report)
+    Ok((report.step, report.status))
+}
+
+/// The training sampler: `[adt] sampler`, else the checkpoint's own scheduler where the engine
+/// can step it, else DDIM (said at start). The resolved name is written back into `config`, so
+/// `train.toml`, `config.toml` and `run_start` name it.
+fn training_sampler<F: Family>(config: &mut TrainConfig, base: &Model<F>) -> Result<SamplerName> {
+    let name = match &config.adt.sampler {
+        Some(s) => s.parse().map_err(anyhow::Error::msg)?,
+        None => {
+            let (name, why) = base
+                .scheduler
+                .training_sampler()
+                .context("reading the checkpoint's scheduler config")?;
+            eprintln!("adt train: [adt] sampler not set; training with `{name}`, {why}");
+            name
+        }
+    };
+    config.adt.sampler = Some(name.to_string());
+    Ok(name)
 }
 
 /// Attach the dashboard (stdout is a terminal and `display` is `Auto`) or plain progress lines.
-pub fn with_display<G, C, T, B>(
-    trainer: AdtTrainer<G, C, T, B>,
+pub fn with_display<K: Components>(
+    trainer: AdtTrainer<K>,
     run_dir: &Path,
     total: Option<usize>,
     display: Display,
-) -> AdtTrainer<G, C, T, B>
-where
-    G: adt_plugin::traits::Denoiser,
-    C: adt_plugin::traits::Codec,
-    T: adt_plugin::traits::Conditioner,
-    B: adt_plugin::traits::Backbone,
-{
+) -> AdtTrainer<K> {
     if display == Display::Auto && std::io::stdout().is_terminal() {
         let renderer = AdtRenderer::new(LiveOptions {
             run_dir: Some(run_dir.to_path_buf()),
@@ -238,12 +289,12 @@ fn check_sizes(dataset: &ImageCaptionDataset, downscale: usize) -> Result<()> {
     Ok(())
 }
 
-fn validation_plan(
+fn validation_plan<F: Family>(
     config: &TrainConfig,
-    base: &Sd15,
+    base: &Model<F>,
     train_sampler: SamplerName,
     device: &Device,
-) -> Result<Option<ValidationPlan>> {
+) -> Result<Option<ValidationPlan<F>>> {
     let v = &config.validation;
     if v.every == 0 {
         return Ok(None);

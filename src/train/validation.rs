@@ -3,17 +3,16 @@
 
 use std::path::PathBuf;
 
+use adt_family::image_io::{grid, save_png, to_rgb8};
+use adt_family::{Family, Pipeline, Request, SeededNoise};
 use adt_schedulers::{SamplerName, Scheduler, SchedulerConfig};
-use adt_sd15::engine::{ClipConditioner, UnetDenoiser, VaeCodec};
-use adt_sd15::image_io::{grid, save_png, to_rgb8};
-use adt_sd15::{Pipeline, Request, SeededNoise};
 use burn::prelude::*;
 
 /// What a validation renders; built once when the run starts.
-pub struct ValidationPlan {
+pub struct ValidationPlan<F: Family> {
     pub run_dir: PathBuf,
     pub prompts: Vec<String>,
-    pub negative: String,
+    pub negative: Option<String>,
     pub seed: u64,
     pub sampler: SamplerName,
     pub scheduler: SchedulerConfig,
@@ -22,21 +21,22 @@ pub struct ValidationPlan {
     pub size: usize,
     pub columns: usize,
     /// Frozen parts on a plain (non-autodiff) device.
-    pub codec: VaeCodec,
-    pub conditioner: ClipConditioner,
+    pub codec: F::Codec,
+    pub conditioner: F::Conditioner,
     pub device: Device,
 }
 
-impl ValidationPlan {
-    /// Render the grid for `step` with `unet`; returns the path relative to the run directory.
+impl<F: Family> ValidationPlan<F> {
+    /// Render the grid for `step` with `denoiser`; returns the path relative to the run
+    /// directory.
     pub fn render(
         &self,
         step: usize,
-        unet: &UnetDenoiser,
+        denoiser: &F::Denoiser,
     ) -> Result<(String, Vec<String>), String> {
         let scheduler = Scheduler::new(&self.scheduler, self.steps).map_err(|e| e.to_string())?;
-        let pipeline = Pipeline {
-            denoiser: unet,
+        let pipeline: Pipeline<'_, F> = Pipeline {
+            denoiser,
             codec: &self.codec,
             conditioner: &self.conditioner,
         };
@@ -44,12 +44,8 @@ impl ValidationPlan {
         // One image per call keeps peak memory at a single sample, whatever the prompt count.
         for (k, prompt) in self.prompts.iter().enumerate() {
             let request = Request {
-                prompts: vec![prompt.clone()],
-                negative_prompts: vec![self.negative.clone()],
-                guidance_scale: self.cfg,
-                height: self.size,
-                width: self.size,
-                init: None,
+                negative_prompts: self.negative.clone().map(|n| vec![n]),
+                ..Request::txt2img(vec![prompt.clone()], self.cfg, self.size, self.size)
             };
             let mut noise = SeededNoise::new(self.seed + k as u64, 1);
             let out = pipeline

@@ -1,7 +1,7 @@
 //! Parity of the CLIP text encoder with transformers (fixtures from
 //! scripts/fixtures/clip.py) and its loading / error behaviour.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -1,7 +1,7 @@
 //! The CLIP tokenizer against transformers' slow CLIPTokenizer (with ftfy) on
 //! the real 49408-token vocabulary; goldens from scripts/fixtures/clip.py.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

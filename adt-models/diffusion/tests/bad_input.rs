@@ -1,6 +1,6 @@
 //! Bad input fails with an error naming the file and the key/field, never a panic.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -1,7 +1,7 @@
 //! Export to diffusers' layout: the written file has exactly diffusers' keys and shapes,
 //! and load -> export -> load is lossless.
 
-mod common;
+use crate::common;
 
 use adt_diffusion::{AutoencoderKL, UNet2DConditionModel};
 use adt_models_common::ModelSource;

@@ -3,7 +3,7 @@
 //! and checked by running those converters on it (`scripts/fixtures/diffusion.py`); it also
 //! carries entries neither model uses (`alphas_cumprod`, `cond_stage_model.*`).
 
-mod common;
+use crate::common;
 
 use adt_diffusion::{
     AutoencoderKL, AutoencoderKLConfig, UNet2DConditionConfig, UNet2DConditionModel,

@@ -2,7 +2,7 @@
 //! Fixture: `scripts/fixtures/diffusion.py` (case `sd15_tiny/unet`, latent 16x24,
 //! per-sample timesteps [999, 37]).
 
-mod common;
+use crate::common;
 
 use adt_diffusion::UNet2DConditionModel;
 use adt_diffusion::transformer::Projection;

@@ -2,7 +2,7 @@
 //! linear projections) stored as the fp16 variant, vs diffusers run in f32 on the
 //! f16-rounded weights. Fixture: `scripts/fixtures/diffusion.py` (case `sdxl_tiny/unet`).
 
-mod common;
+use crate::common;
 
 use adt_diffusion::transformer::Projection;
 use adt_diffusion::{AddedCond, UNet2DConditionModel};

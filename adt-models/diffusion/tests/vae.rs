@@ -2,7 +2,7 @@
 //! decode, per-block outputs, and d mean(decode(z)) / dz vs torch autograd.
 //! Fixture: `scripts/fixtures/diffusion.py` (case `sd15_tiny/vae`).
 
-mod common;
+use crate::common;
 
 use adt_diffusion::AutoencoderKL;
 use adt_models_common::ModelSource;

@@ -1,6 +1,6 @@
 //! DINOv2 ViT for burn — transformers (`facebook/dinov2-*`, with or without
 //! registers) and original facebookresearch checkpoint layouts — and the frozen
-//! discriminator backbone built on it.
+//! feature network the discriminator's backbone is built on.
 //!
 //! - [`Dinov2Model`]: ViT-S/B/L/g, patch 14, layer scale, SwiGLU FFN (g), register
 //!   tokens; built from [`Dinov2Config`], loaded with
@@ -9,13 +9,14 @@
 //!   ([`PosInterpolation`]).
 //! - [`Dinov2Backbone`]: resize + ImageNet normalisation inside, frozen parameters,
 //!   differentiable w.r.t. the image; taps any hidden states.
-//! - [`Dinov2Discriminator`]: the engine's [`adt_plugin::traits::Backbone`] on it.
 //! - [`forward_harness`]: `pixel_values` → `last_hidden_state`, `pooler_output`,
 //!   `hidden_states.N`.
+//!
+//! The engine's discriminator backbone built on it (`Dinov2Discriminator`) lives with the other
+//! engine adapters in `adt-family`, so this crate stays free of the engine.
 
 mod backbone;
 mod config;
-mod discriminator;
 mod embeddings;
 mod error;
 mod harness;
@@ -30,7 +31,6 @@ pub use backbone::{
 pub use config::{
     Dinov2Config, HfDinov2Config, Layout, ORIGINAL_VARIANTS, OriginalVitConfig, PosInterpolation,
 };
-pub use discriminator::Dinov2Discriminator;
 pub use embeddings::{Dinov2Embeddings, Dinov2PatchEmbeddings};
 pub use error::Dinov2Error;
 pub use harness::{forward_harness, forward_harness_on};

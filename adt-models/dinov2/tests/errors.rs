@@ -1,6 +1,6 @@
 //! Bad input gives a clear error naming what was wrong.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -1,7 +1,7 @@
 //! Gradients w.r.t. the input image against PyTorch, and the frozen backbone:
 //! parameters bit-identical and gradient-free after a backward pass.
 
-mod common;
+use crate::common;
 
 use adt_dinov2::{BackboneConfig, Dinov2Backbone, Dinov2Model, ResizeMode};
 use adt_models_common::ModelSource;

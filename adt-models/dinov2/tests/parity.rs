@@ -2,7 +2,7 @@
 //! block and end to end, at the native size, larger, smaller, non-square and
 //! non-multiple-of-patch sizes.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

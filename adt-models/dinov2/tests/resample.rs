@@ -1,7 +1,7 @@
 //! The resampler against torch `F.interpolate` (align_corners=False): bilinear and
 //! bicubic, with and without antialias, by output size and by scale factor.
 
-mod common;
+use crate::common;
 
 use adt_dinov2::resample::{ResizeMode, Sampling, resize_with};
 use burn::prelude::*;

@@ -2,7 +2,7 @@
 //! missing file, missing keys (zip and legacy `.pth`, safetensors), a wrong shape,
 //! an unexpected key, a non-f32 `.pth`, a file that is not a checkpoint.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -3,7 +3,7 @@
 //! blocks 0–2 (channel means), a batch, and a non-square input. The weights are
 //! written under pytorch-fid's key names and loaded through the real loader.
 
-mod common;
+use crate::common;
 
 use adt_inception::{FID_FEATURE_DIM, InceptionV3Fid};
 use burn::prelude::*;

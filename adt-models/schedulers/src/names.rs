@@ -48,6 +48,45 @@ impl SamplerName {
         )
     }
 
+    /// The sampler a checkpoint's own `scheduler_config.json` describes — its `_class_name`
+    /// with the options that name implies (`use_karras_sigmas`; DPM-Solver++ of order 2) —
+    /// or `None` when no name of [`SAMPLER_NAMES`] is that scheduler (e.g. SD1.5's
+    /// `PNDMScheduler`, DPM-Solver of order 1).
+    pub fn of_checkpoint(text: &str, origin: &str) -> Result<Option<Self>, ConfigError> {
+        let map = crate::config::parse_object(text, origin)?;
+        let Some(kind) = map
+            .get("_class_name")
+            .and_then(Value::as_str)
+            .and_then(SchedulerKind::from_class_name)
+        else {
+            return Ok(None);
+        };
+        let karras = map
+            .get("use_karras_sigmas")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let name = match kind {
+            SchedulerKind::EulerDiscrete => Self { kind, karras },
+            SchedulerKind::DpmSolverMultistep => {
+                let algorithm = map.get("algorithm_type").and_then(Value::as_str);
+                let order = map.get("solver_order").and_then(Value::as_u64);
+                if !matches!(algorithm, None | Some("dpmsolver++"))
+                    || !matches!(order, None | Some(2))
+                {
+                    return Ok(None);
+                }
+                Self { kind, karras }
+            }
+            _ => Self {
+                kind,
+                karras: false,
+            },
+        };
+        // The file must also parse as that sampler.
+        name.parse_config(text, origin)?;
+        Ok(Some(name))
+    }
+
     /// Reads `scheduler_config.json` at `path` as this sampler: class from the name, shared
     /// fields (betas, prediction type, spacing, offset) from the file, overrides on top.
     pub fn read_config(&self, path: impl AsRef<Path>) -> Result<SchedulerConfig, ConfigError> {
@@ -132,6 +171,33 @@ mod tests {
                 .unwrap_err()
                 .contains("dpmpp-2m")
         );
+    }
+
+    #[test]
+    fn a_checkpoint_names_its_own_sampler() {
+        let of = |json: &str| SamplerName::of_checkpoint(json, "test").unwrap();
+        assert_eq!(of(r#"{"_class_name": "PNDMScheduler"}"#), None);
+        assert_eq!(
+            of(r#"{"_class_name": "EulerDiscreteScheduler", "timestep_spacing": "leading"}"#),
+            Some("euler".parse().unwrap())
+        );
+        assert_eq!(
+            of(r#"{"_class_name": "EulerDiscreteScheduler", "use_karras_sigmas": true}"#),
+            Some("euler-karras".parse().unwrap())
+        );
+        assert_eq!(
+            of(r#"{"_class_name": "DPMSolverMultistepScheduler"}"#),
+            Some("dpmpp-2m".parse().unwrap())
+        );
+        assert_eq!(
+            of(r#"{"_class_name": "DPMSolverMultistepScheduler", "solver_order": 1}"#),
+            None
+        );
+        assert_eq!(
+            of(r#"{"_class_name": "DDIMScheduler"}"#),
+            Some(SamplerName::DDIM)
+        );
+        assert!(SamplerName::of_checkpoint("[]", "test").is_err());
     }
 
     #[test]

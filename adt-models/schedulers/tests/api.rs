@@ -1,7 +1,7 @@
 //! Behaviour the engine relies on: autodiff through `step`, coefficients that agree
 //! with `step`, explicit multistep state, and clear errors for bad input.
 
-mod common;
+use crate::common;
 
 use adt_schedulers::{
     ConfigError, Scheduler, SchedulerConfig, SchedulerError, SchedulerKind, StepState,

@@ -1,7 +1,7 @@
 //! Parity with diffusers 0.37.1: schedules, full sampling loops, img2img and training
 //! helpers against the fixtures of scripts/fixtures/schedulers.py.
 
-mod common;
+use crate::common;
 
 use adt_schedulers::{NoiseSchedule, Scheduler, SchedulerConfig, StepState};
 use burn::tensor::{Device, Tensor};

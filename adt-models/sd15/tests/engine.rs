@@ -5,15 +5,16 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use adt_family::Tuning;
+use adt_family::adapters::{AlphaSchedule, SchedulerSampler};
 use adt_models_common::ModelSource;
 use adt_models_common::testing::assert_close;
 use adt_plugin::rng::EngineRng;
 use adt_plugin::toy::{ToyBackbone, toy_config, toy_loader};
 use adt_plugin::traits::{NoiseSchedule, Sampler, SamplerHistory};
-use adt_plugin::{AdtConfig, AdtTrainer};
+use adt_plugin::{AdtConfig, AdtTrainer, Parts};
 use adt_schedulers::{SamplerName, Scheduler, StepState};
-use adt_sd15::Sd15;
-use adt_sd15::engine::{AlphaSchedule, SchedulerSampler};
+use adt_sd15::{Sd15, Sd15Model};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 
@@ -24,7 +25,7 @@ fn checkpoint() -> ModelSource {
 #[test]
 fn engine_sampler_steps_exactly_like_the_scheduler() {
     let device = Device::flex();
-    let sd = Sd15::from_pretrained(&checkpoint(), &device).unwrap();
+    let sd = Sd15Model::from_pretrained(&checkpoint(), &device).unwrap();
     let mut rng = EngineRng::new(1);
     for name in ["ddim", "euler-karras", "dpmpp-2m"] {
         let name: SamplerName = name.parse().unwrap();
@@ -80,7 +81,7 @@ fn engine_sampler_steps_exactly_like_the_scheduler() {
 #[test]
 fn training_levels_follow_the_checkpoint_alphas() {
     let device = Device::flex();
-    let sd = Sd15::from_pretrained(&checkpoint(), &device).unwrap();
+    let sd = Sd15Model::from_pretrained(&checkpoint(), &device).unwrap();
     let schedule = AlphaSchedule::new(&sd.scheduler.config(SamplerName::DDIM).unwrap()).unwrap();
     let l = schedule.training_level(0.5);
     assert_eq!(l.timestep, 500.0);
@@ -116,13 +117,13 @@ fn text_conditioned_heads_read_clip_pooled_state() {
 
 fn adt_steps_on_the_tiny_checkpoint(text_cond: bool) {
     let device = Device::flex().autodiff();
-    let sd = Sd15::from_pretrained(&checkpoint(), &device).unwrap();
+    let sd = Sd15Model::from_pretrained(&checkpoint(), &device).unwrap();
     let name = SamplerName::DDIM;
     let sched = sd.scheduler.config(name).unwrap();
     let (unet0, vae0, clip0) = (snap(&sd.denoiser), snap(&sd.codec), snap(&sd.conditioner));
     let config = AdtConfig {
         model: "tiny-sd15".into(),
-        sampler: name.to_string(),
+        sampler: Some(name.to_string()),
         total_steps: 2,
         checkpoint_every: 0,
         text_cond,
@@ -131,14 +132,17 @@ fn adt_steps_on_the_tiny_checkpoint(text_cond: bool) {
     let mut rng = EngineRng::new(5);
     let backbone = ToyBackbone::new(16, 4, 32, &mut rng, &device);
     let run = tempfile::tempdir().unwrap();
+    let parts: Parts<Tuning<Sd15, ToyBackbone>> = Parts {
+        generator: sd.denoiser,
+        codec: sd.codec,
+        conditioner: sd.conditioner,
+        backbone,
+        schedule: Arc::new(AlphaSchedule::new(&sched).unwrap()),
+        sampler: Arc::new(SchedulerSampler::new(name, sched).unwrap()),
+    };
     let trainer = AdtTrainer::new(
         config.clone(),
-        sd.denoiser,
-        sd.codec,
-        sd.conditioner,
-        backbone,
-        Arc::new(AlphaSchedule::new(&sched).unwrap()),
-        Arc::new(SchedulerSampler::new(name, sched).unwrap()),
+        parts,
         toy_loader(8, 32, config.batch_size, 0, &device),
         &device,
     )

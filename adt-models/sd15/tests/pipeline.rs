@@ -6,11 +6,12 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use adt_family::{GivenNoise, InitImage, Request, SeededNoise};
 use adt_models_common::ModelSource;
 use adt_models_common::tensor_io::read_tensors;
 use adt_models_common::testing::assert_close;
 use adt_schedulers::{SamplerName, Scheduler};
-use adt_sd15::{GivenNoise, InitImage, Request, Sd15, SeededNoise};
+use adt_sd15::Sd15Model;
 use burn::prelude::*;
 
 /// Images in [0, 1] after 4–5 guided steps (CFG 7.5 amplifies the UNet's f32 rounding
@@ -44,8 +45,8 @@ fn tensor<const D: usize>(
     Tensor::from_data(io[key].clone(), device)
 }
 
-fn load(device: &Device) -> Sd15 {
-    Sd15::from_pretrained(&ModelSource::Local(fixtures().join("tiny_sd15")), device).unwrap()
+fn load(device: &Device) -> Sd15Model {
+    Sd15Model::from_pretrained(&ModelSource::Local(fixtures().join("tiny_sd15")), device).unwrap()
 }
 
 fn prompts(v: &[&str]) -> Vec<String> {
@@ -67,11 +68,13 @@ fn txt2img_matches_diffusers_for_ddim_euler_and_dpmpp_2m() {
             "a red circle on a blue background",
             "Two small green SQUARES, top left!",
         ]),
-        negative_prompts: prompts(&["blurry", ""]),
+        negative_prompts: Some(prompts(&["blurry", ""])),
         guidance_scale: 7.5,
         height: 32,
         width: 32,
         init: None,
+        micro: None,
+        negative_micro: None,
     };
     for (name, sampler, steps) in [
         ("ddim", "ddim", 4),
@@ -109,7 +112,7 @@ fn img2img_matches_diffusers() {
     let init01 = tensor::<4>(&io, "img2img.init", &device);
     let request = Request {
         prompts: prompts(&["a red circle on a blue background"]),
-        negative_prompts: prompts(&["blurry"]),
+        negative_prompts: Some(prompts(&["blurry"])),
         guidance_scale: 5.0,
         height: 32,
         width: 32,
@@ -117,6 +120,8 @@ fn img2img_matches_diffusers() {
             image: init01.mul_scalar(2.0).sub_scalar(1.0),
             strength: 0.6,
         }),
+        micro: None,
+        negative_micro: None,
     };
     let scheduler = Scheduler::new(&sd.scheduler.config(SamplerName::DDIM).unwrap(), 5).unwrap();
     let mut noise = GivenNoise::new([
@@ -140,14 +145,7 @@ fn seeds_are_per_image_and_reproducible() {
     let device = Device::flex();
     let sd = load(&device);
     let scheduler = Scheduler::new(&sd.scheduler.config(SamplerName::DDIM).unwrap(), 2).unwrap();
-    let request = |p: &[&str]| Request {
-        prompts: prompts(p),
-        negative_prompts: vec![],
-        guidance_scale: 3.0,
-        height: 16,
-        width: 24,
-        init: None,
-    };
+    let request = |p: &[&str]| Request::txt2img(prompts(p), 3.0, 16, 24);
     let pair = sd
         .pipeline()
         .generate(
@@ -199,14 +197,7 @@ fn bad_requests_are_named() {
     let device = Device::flex();
     let sd = load(&device);
     let scheduler = Scheduler::new(&sd.scheduler.config(SamplerName::DDIM).unwrap(), 2).unwrap();
-    let base = Request {
-        prompts: prompts(&["a"]),
-        negative_prompts: vec![],
-        guidance_scale: 1.0,
-        height: 30,
-        width: 32,
-        init: None,
-    };
+    let base = Request::txt2img(prompts(&["a"]), 1.0, 30, 32);
     let err = |r: &Request| {
         sd.pipeline()
             .generate(
@@ -221,7 +212,7 @@ fn bad_requests_are_named() {
     assert!(err(&base).contains("multiples of 4"), "{}", err(&base));
     let r = Request {
         height: 32,
-        negative_prompts: prompts(&["x", "y"]),
+        negative_prompts: Some(prompts(&["x", "y"])),
         ..base.clone()
     };
     assert!(
@@ -269,7 +260,8 @@ fn mismatched_components_are_refused() {
     let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
     v["cross_attention_dim"] = 48.into();
     std::fs::write(&cfg_path, v.to_string()).unwrap();
-    let err = Sd15::from_pretrained(&ModelSource::Local(dir.path().into()), &device).unwrap_err();
+    let err =
+        Sd15Model::from_pretrained(&ModelSource::Local(dir.path().into()), &device).unwrap_err();
     let msg = err.to_string();
     assert!(
         msg.contains("attn2.to_k.weight") || msg.contains("cross_attention_dim"),
@@ -278,7 +270,7 @@ fn mismatched_components_are_refused() {
     // A missing component names the file.
     std::fs::remove_file(dir.path().join("tokenizer/merges.txt")).unwrap();
     std::fs::write(&cfg_path, text).unwrap();
-    let msg = Sd15::from_pretrained(&ModelSource::Local(dir.path().into()), &device)
+    let msg = Sd15Model::from_pretrained(&ModelSource::Local(dir.path().into()), &device)
         .unwrap_err()
         .to_string();
     assert!(msg.contains("merges.txt"), "{msg}");

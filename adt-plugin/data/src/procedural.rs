@@ -625,6 +625,7 @@ impl ShapesDomain {
             image: to_tensor(&sample.image),
             applied: Applied {
                 original_size: (size, size),
+                resized_size: (size, size),
                 crop_top_left: (0, 0),
                 flipped: false,
             },

@@ -30,8 +30,9 @@ pub enum BadReason {
     MissingPathColumn { column: String },
     /// A metadata line is not a JSON object.
     InvalidJson { message: String },
-    /// The image header could not be read (not an image, unknown format).
-    UnreadableImage { message: String },
+    /// The image header could not be read (not an image, unknown format); `path` is the
+    /// image file the record names.
+    UnreadableImage { path: PathBuf, message: String },
     /// The image header was fine but decoding failed later (truncated data).
     UndecodableImage { message: String },
     /// An image has no caption file beside it.
@@ -55,7 +56,9 @@ impl fmt::Display for BadReason {
             }
             Self::MissingPathColumn { column } => write!(f, "no string path column {column:?}"),
             Self::InvalidJson { message } => write!(f, "invalid JSON: {message}"),
-            Self::UnreadableImage { message } => write!(f, "unreadable image: {message}"),
+            Self::UnreadableImage { path, message } => {
+                write!(f, "unreadable image {}: {message}", path.display())
+            }
             Self::UndecodableImage { message } => write!(f, "image fails to decode: {message}"),
             Self::MissingCaption { expected } => {
                 write!(f, "no caption file {}", expected.display())

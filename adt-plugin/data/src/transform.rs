@@ -86,9 +86,26 @@ impl ImageTensor {
 pub struct Applied {
     /// Size of the source image (width, height).
     pub original_size: (u32, u32),
+    /// Size of the resized image the crop was cut from (width, height).
+    pub resized_size: (u32, u32),
     /// Top-left of the crop window in the resized image (top, left).
     pub crop_top_left: (u32, u32),
     pub flipped: bool,
+}
+
+impl Applied {
+    /// The crop's top-left corner in the image as the model sees it (top, left): with a flip,
+    /// the window's mirror image in the flipped resized image. diffusers' SDXL training script
+    /// flips before cropping and records that offset; adt-data crops first, so this converts.
+    pub fn crop_top_left_as_seen(&self, target_width: u32) -> (u32, u32) {
+        let (top, left) = self.crop_top_left;
+        if self.flipped {
+            let right_margin = self.resized_size.0.saturating_sub(left + target_width);
+            (top, right_margin)
+        } else {
+            (top, left)
+        }
+    }
 }
 
 /// The augmentation RNG of record `index` in `epoch`: ChaCha8 keyed by the
@@ -155,6 +172,7 @@ pub fn preprocess(
     };
     let applied = Applied {
         original_size: (w, h),
+        resized_size: (nw, nh),
         crop_top_left: (top, left),
         flipped: flip,
     };

@@ -1,7 +1,7 @@
 //! The latent cache: reuse, invalidation by every setting, interrupted
 //! builds, the flip policy and stored values.
 
-mod common;
+use crate::common;
 
 use std::cell::Cell;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! Every source format on small generated datasets, and every kind of bad
 //! input reported with its file and line.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
@@ -178,6 +178,21 @@ fn bad_metadata_lines_are_reported_with_file_and_line() {
     let reason = |line: usize| &bad.iter().find(|(l, _)| *l == Some(line)).unwrap().1;
     assert!(matches!(reason(2), BadReason::MissingFile { .. }));
     assert!(matches!(reason(3), BadReason::UnreadableImage { .. }));
+    // The line names the metadata file, its line and the image file.
+    let line3 = report
+        .bad
+        .iter()
+        .find(|b| b.line == Some(3))
+        .unwrap()
+        .to_string();
+    let BadReason::UnreadableImage { path, .. } = reason(3) else {
+        unreachable!()
+    };
+    assert!(
+        line3.contains("metadata.jsonl:3: unreadable image")
+            && line3.contains(&path.display().to_string()),
+        "{line3}"
+    );
     assert!(matches!(reason(4), BadReason::DuplicateName { first, .. } if first == "line 1"));
     assert_eq!(reason(5), &BadReason::EmptyCaption);
     assert!(matches!(reason(6), BadReason::MissingCaptionColumn { column } if column == "text"));

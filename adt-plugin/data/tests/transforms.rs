@@ -1,6 +1,6 @@
 //! Crops, flips, resize, buckets, split, sampler and resume.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -4,7 +4,7 @@ use burn::module::Param;
 use burn::prelude::*;
 
 use crate::rng::EngineRng;
-use crate::traits::{Conditioner, Conditioning};
+use crate::traits::{Conditioner, TextEmbedding};
 
 /// Prompt → `[B, L, C]` rows of a table (row 0 = padding/empty); pooled = mean over words.
 #[derive(Module, Debug)]
@@ -49,7 +49,7 @@ impl ToyConditioner {
 }
 
 impl Conditioner for ToyConditioner {
-    fn encode(&self, prompts: &[String], device: &Device) -> Conditioning {
+    fn encode_text(&self, prompts: &[String], device: &Device) -> TextEmbedding {
         let l = self.max_words;
         let ids: Vec<i64> = prompts
             .iter()
@@ -69,10 +69,9 @@ impl Conditioner for ToyConditioner {
         let d = table.dims()[1];
         let hidden = table.select(0, idx).reshape([b, l, d]);
         let pooled = hidden.clone().mean_dim(1).reshape([b, d]);
-        Conditioning {
+        TextEmbedding {
             hidden,
             pooled: Some(pooled),
-            ids: None,
         }
     }
 }

@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use burn::prelude::*;
 
+use crate::components::{Components, Parts};
 use crate::config::AdtConfig;
 use crate::error::Result;
 use crate::model::{AdtModel, FrozenContext};
@@ -59,11 +60,23 @@ impl Default for ToySizes {
     }
 }
 
-/// The toy model family: ε-prediction denoiser in a 1×1-conv latent space, DDIM sampler.
-pub type ToyModel = AdtModel<ToyDenoiser, ToyLatentCodec, ToyConditioner, ToyBackbone>;
+/// The toy components: ε-prediction denoiser in a 1×1-conv latent space, hashed-word
+/// conditioner, patch backbone.
+#[derive(Clone, Copy, Debug)]
+pub struct Toy;
+
+impl Components for Toy {
+    type Denoiser = ToyDenoiser;
+    type Codec = ToyLatentCodec;
+    type Conditioner = ToyConditioner;
+    type Backbone = ToyBackbone;
+}
+
+/// The toy model pair.
+pub type ToyModel = AdtModel<Toy>;
 
 /// The frozen context of the toy family.
-pub type ToyContext = FrozenContext<ToyLatentCodec, ToyConditioner, ToyBackbone>;
+pub type ToyContext = FrozenContext<Toy>;
 
 /// Every toy part, initialised from `seed` (independent of the config's training seed).
 pub struct ToyParts {
@@ -127,19 +140,21 @@ impl ToyParts {
         data_len: usize,
         image: usize,
         device: &Device,
-    ) -> Result<AdtTrainer<ToyDenoiser, ToyLatentCodec, ToyConditioner, ToyBackbone>> {
+    ) -> Result<AdtTrainer<Toy>> {
         let data = toy_loader(data_len, image, config.batch_size, config.seed, device);
-        AdtTrainer::new(
-            config,
-            self.generator,
-            self.codec,
-            self.conditioner,
-            self.backbone,
-            self.ddim.clone(),
-            self.ddim,
-            data,
-            device,
-        )
+        AdtTrainer::new(config, self.parts(), data, device)
+    }
+
+    /// The engine's [`Parts`] (DDIM as both schedule and sampler).
+    pub fn parts(self) -> Parts<Toy> {
+        Parts {
+            generator: self.generator,
+            codec: self.codec,
+            conditioner: self.conditioner,
+            backbone: self.backbone,
+            schedule: self.ddim.clone(),
+            sampler: self.ddim,
+        }
     }
 }
 
@@ -147,7 +162,7 @@ impl ToyParts {
 pub fn toy_config() -> AdtConfig {
     AdtConfig {
         model: "toy".into(),
-        sampler: "ddim".into(),
+        sampler: Some("ddim".into()),
         total_steps: 6,
         batch_size: 4,
         bn_group: 2,

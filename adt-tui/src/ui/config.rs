@@ -59,7 +59,7 @@ pub fn render(frame: &mut Frame, area: Rect, st: &DashboardState) {
         lines.push(kv("ckpt", format!("{path}{at}")));
     }
     if let Some(end) = &st.end {
-        lines.push(kv("end", end.status.clone()));
+        lines.push(kv("end", end.status.to_string()));
         if let Some(msg) = &end.message {
             lines.push(Line::from(Span::styled(msg.clone(), Style::new().dim())));
         }

@@ -4,6 +4,7 @@ use ratatui::prelude::*;
 use ratatui::widgets::{LineGauge, Paragraph};
 
 use super::{ViewOptions, fmt};
+use crate::events::RunStatus;
 use crate::state::DashboardState;
 use crate::tail::SourceStatus;
 
@@ -86,12 +87,12 @@ pub fn render(frame: &mut Frame, area: Rect, st: &DashboardState, view: &ViewOpt
 
 fn status(st: &DashboardState) -> (String, Color) {
     if let Some(end) = &st.end {
-        let c = match end.status.as_str() {
-            "finished" => Color::Green,
-            "interrupted" => Color::Yellow,
-            _ => Color::Red,
+        let c = match end.status {
+            RunStatus::Finished => Color::Green,
+            RunStatus::Interrupted => Color::Yellow,
+            RunStatus::Failed | RunStatus::Unknown => Color::Red,
         };
-        return (end.status.clone(), c);
+        return (end.status.to_string(), c);
     }
     match &st.source {
         Some(SourceStatus::NoDirectory) => ("waiting for run directory".into(), Color::Yellow),

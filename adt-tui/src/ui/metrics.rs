@@ -6,35 +6,16 @@ use ratatui::widgets::{Block, Cell, Row, Table};
 use super::{ViewOptions, fmt};
 use crate::state::{DashboardState, ema};
 
-/// Display order of the known metrics (docs/run-directory.md); others follow by name.
-pub const ORDER: [&str; 13] = [
-    "g_adv",
-    "l_diff",
-    "g_total",
-    "d_loss",
-    "d_real",
-    "d_fake",
-    "d_acc",
-    "r1",
-    "g_grad_norm",
-    "d_grad_norm",
-    "lr_g",
-    "lr_d",
-    "step_time_s",
-];
-
-/// Metric keys present in the state, known ones first.
+/// Metric keys present in the state: the known ones in `adt_events::METRICS` order first.
 pub fn keys(st: &DashboardState) -> Vec<&str> {
-    let mut out: Vec<&str> = ORDER
-        .iter()
-        .copied()
+    let mut out: Vec<&str> = adt_events::metrics::names()
         .filter(|k| st.series.contains_key(*k))
         .collect();
     out.extend(
         st.series
             .keys()
             .map(String::as_str)
-            .filter(|k| !ORDER.contains(k)),
+            .filter(|k| adt_events::metrics::info(k).is_none()),
     );
     out
 }

@@ -5,11 +5,15 @@
 use std::path::PathBuf;
 
 use adt::data::ShapesDomain;
-use adt::eval::{AttributeHeads, FeatureNet, Grid, Reference, markdown, run_grid, write_report};
+use adt::eval::{
+    AttributeHeads, FeatureNet, Grid, GridResult, Reference, markdown, run_grid, write_report,
+};
+use adt::family::{FamilyJob, ModelSpec};
 use adt::models::common::ModelSource;
+use adt::models::family::Family;
 use adt::models::schedulers::SamplerName;
-use adt::models::sd15::Sd15;
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
+use burn::prelude::*;
 
 use adt::device::DeviceArg;
 
@@ -21,6 +25,12 @@ pub struct EvalArgs {
     /// A tuned UNet in diffusers layout (from `adt export`).
     #[arg(long)]
     unet: Option<PathBuf>,
+    /// The model family (`sd15`, `sdxl`); default: from the model's `model_index.json`.
+    #[arg(long)]
+    family: Option<String>,
+    /// Another VAE: a component folder or a hub repo holding one at its root.
+    #[arg(long)]
+    vae: Option<String>,
     /// The feature network (DINOv2 architecture, transformers layout), e.g. assets/shapes/dinov2_eval.
     #[arg(
         long,
@@ -78,11 +88,13 @@ impl EvalArgs {
             }
             (None, None) => bail!("give --features or --inception"),
         };
-        let mut sd = Sd15::from_pretrained(&ModelSource::parse(&self.model), &device)
-            .with_context(|| format!("loading {}", self.model))?;
-        if let Some(dir) = &self.unet {
-            sd = sd.with_unet(dir, &device)?;
-        }
+        let spec = ModelSpec {
+            source: self.model.clone(),
+            family: self.family.clone(),
+            vae: self.vae.clone(),
+            denoiser: self.unet.clone(),
+            single_file: None,
+        };
         let grid = Grid {
             samplers: self.samplers.clone(),
             steps: self.steps.clone(),
@@ -92,19 +104,16 @@ impl EvalArgs {
             batch: self.batch,
             domain: ShapesDomain::new(self.size, self.domain_seed),
         };
-        let reference = Reference::compute(&net, heads.as_ref(), &grid, &device)?;
-        let result = run_grid(
-            &sd,
-            &net,
-            heads.as_ref(),
-            &grid,
-            &reference,
-            &device,
-            |line| eprintln!("{line}"),
-        )?;
+        let (result, source) = spec.family()?.run(EvalJob {
+            spec: &spec,
+            net: &net,
+            heads: heads.as_ref(),
+            grid: &grid,
+            device: &device,
+        })?;
         let label = match &self.unet {
             Some(u) => u.display().to_string(),
-            None => sd.source.clone(),
+            None => source,
         };
         write_report(&self.out, &label, &result, self.seeds.len(), self.n)?;
         println!("{}", markdown(&label, &result, self.seeds.len(), self.n));
@@ -113,5 +122,33 @@ impl EvalArgs {
             self.out.display()
         );
         Ok(())
+    }
+}
+
+/// Load the model as its family, then featurize the real images and run the grid.
+struct EvalJob<'a> {
+    spec: &'a ModelSpec,
+    net: &'a FeatureNet,
+    heads: Option<&'a AttributeHeads>,
+    grid: &'a Grid,
+    device: &'a Device,
+}
+
+impl FamilyJob for EvalJob<'_> {
+    type Output = Result<(GridResult, String)>;
+
+    fn run<F: Family>(self) -> Self::Output {
+        let model = self.spec.load::<F>(self.device)?;
+        let reference = Reference::compute(self.net, self.heads, self.grid, self.device)?;
+        let result = run_grid(
+            &model,
+            self.net,
+            self.heads,
+            self.grid,
+            &reference,
+            self.device,
+            |line| eprintln!("{line}"),
+        )?;
+        Ok((result, model.source))
     }
 }

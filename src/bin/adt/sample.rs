@@ -1,15 +1,21 @@
-//! `adt sample`: prompts → PNGs with an SD1.x checkpoint (base or tuned UNet), any sampler.
+//! `adt sample`: prompts → PNGs with a checkpoint of any family (base or tuned denoiser, any
+//! sampler), optionally from given initial noise and saving the final latents.
 
+use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use adt::models::common::ModelSource;
+use adt::family::{FamilyJob, ModelSpec};
+use adt::models::common::tensor_io::{read_tensors, write_tensors};
+use adt::models::family::adapters::LatentCodec;
+use adt::models::family::image_io::{load_image, save_png, to_rgb8};
+use adt::models::family::{Family, InitImage, NoiseSource, Request, SeededNoise};
 use adt::models::schedulers::{SAMPLER_NAMES, SamplerName, Scheduler};
-use adt::models::sd15::image_io::{load_image, save_png, to_rgb8};
-use adt::models::sd15::{InitImage, Request, Sd15, SeededNoise};
+use adt::plugin::traits::MicroCond;
 use adt::train::read_prompt_file;
 use anyhow::{Context, Result, bail};
+use burn::prelude::*;
 
 use adt::device::DeviceArg;
 
@@ -23,16 +29,24 @@ pub struct SampleArgs {
     /// The model: a diffusers folder or a Hugging Face repo id (`org/name[@revision]`).
     #[arg(long, default_value = "stable-diffusion-v1-5/stable-diffusion-v1-5")]
     model: String,
+    /// The model family (`sd15`, `sdxl`); default: from the model's `model_index.json`.
+    #[arg(long)]
+    family: Option<String>,
     /// An original-layout single file (`.safetensors`); --model then supplies configs,
-    /// tokenizer and scheduler config.
+    /// tokenizers and scheduler config.
     #[arg(long)]
     single_file: Option<PathBuf>,
     /// A tuned UNet in diffusers layout (the `unet/` folder `adt export` writes).
     #[arg(long)]
     unet: Option<PathBuf>,
-    /// Negative prompt, used for every prompt.
-    #[arg(long, default_value = "")]
-    negative: String,
+    /// Another VAE: a component folder or a hub repo holding one at its root (e.g. an
+    /// fp16-fix VAE); its own scaling factor is used.
+    #[arg(long)]
+    vae: Option<String>,
+    /// Negative prompt, used for every prompt. Without it: diffusers' `negative_prompt=None`
+    /// (the empty prompt; zeros for SDXL checkpoints with `force_zeros_for_empty_prompt`).
+    #[arg(long)]
+    negative: Option<String>,
     /// Sampler.
     #[arg(long, default_value = "ddim", value_parser = parse_sampler,
           help = format!("Sampler: {}", SAMPLER_NAMES.join(", ")))]
@@ -58,6 +72,24 @@ pub struct SampleArgs {
     /// img2img strength in [0, 1].
     #[arg(long, default_value_t = 0.75)]
     strength: f64,
+    /// SDXL micro-conditioning: the original size `H,W` (default: the image size).
+    #[arg(long, value_name = "H,W", value_parser = parse_pair)]
+    original_size: Option<(u32, u32)>,
+    /// SDXL micro-conditioning: the crop's top-left corner `TOP,LEFT`.
+    #[arg(long, value_name = "TOP,LEFT", value_parser = parse_pair, default_value = "0,0")]
+    crop: (u32, u32),
+    /// SDXL refiner: the aesthetic score (the unconditional branch gets 2.5, as diffusers).
+    #[arg(long, default_value_t = 6.0)]
+    aesthetic_score: f32,
+    /// The initial latents instead of the seeded draw: a safetensors file with tensor
+    /// `latents` [N, C, H/8, W/8] (N = number of prompts) of standard-normal values, scaled by
+    /// the sampler's initial sigma as diffusers does with `latents=` (txt2img only).
+    #[arg(long, value_name = "FILE.safetensors", conflicts_with = "init")]
+    noise: Option<PathBuf>,
+    /// Also write OUT/latents.safetensors: tensor `latents`, the final latents of every image
+    /// in prompt order, before the VAE decode.
+    #[arg(long)]
+    save_latents: bool,
     /// Images per model call.
     #[arg(long, default_value_t = 1)]
     batch: usize,
@@ -73,92 +105,161 @@ fn parse_sampler(s: &str) -> Result<SamplerName, String> {
     s.parse()
 }
 
+fn parse_pair(s: &str) -> Result<(u32, u32), String> {
+    let (a, b) = s
+        .split_once(',')
+        .ok_or_else(|| format!("expected two numbers `A,B`, got `{s}`"))?;
+    let num = |x: &str| {
+        x.trim()
+            .parse::<u32>()
+            .map_err(|e| format!("`{x}` in `{s}`: {e}"))
+    };
+    Ok((num(a)?, num(b)?))
+}
+
 impl SampleArgs {
     pub fn run(&self) -> Result<()> {
         let prompts = self.prompts()?;
-        let device = self.device.device();
-        let t0 = Instant::now();
-        let source = ModelSource::parse(&self.model);
-        let mut sd = match &self.single_file {
-            Some(file) => Sd15::from_single_file(file, &source, &device)
-                .with_context(|| format!("loading single file {}", file.display()))?,
-            None => Sd15::from_pretrained(&source, &device)
-                .with_context(|| format!("loading {}", source.describe()))?,
+        let spec = ModelSpec {
+            source: self.model.clone(),
+            single_file: self.single_file.clone(),
+            family: self.family.clone(),
+            vae: self.vae.clone(),
+            denoiser: self.unet.clone(),
         };
-        if let Some(dir) = &self.unet {
-            sd = sd
-                .with_unet(dir, &device)
-                .with_context(|| format!("loading the tuned UNet from {}", dir.display()))?;
+        spec.family()?.run(SampleJob {
+            args: self,
+            spec: &spec,
+            prompts: &prompts,
+        })
+    }
+
+    fn prompts(&self) -> Result<Vec<String>> {
+        let mut prompts = self.prompts.clone();
+        if let Some(file) = &self.prompt_file {
+            prompts.extend(read_prompt_file(file)?);
         }
+        if prompts.is_empty() {
+            bail!("no prompts: pass them as arguments or with --prompt-file FILE");
+        }
+        Ok(prompts)
+    }
+}
+
+struct SampleJob<'a> {
+    args: &'a SampleArgs,
+    spec: &'a ModelSpec,
+    prompts: &'a [String],
+}
+
+impl FamilyJob for SampleJob<'_> {
+    type Output = Result<()>;
+
+    fn run<F: Family>(self) -> Result<()> {
+        let SampleJob {
+            args,
+            spec,
+            prompts,
+        } = self;
+        let device = args.device.device();
+        let t0 = Instant::now();
+        let model = spec.load::<F>(&device)?;
         eprintln!(
-            "loaded {} in {:.1} s",
-            sd.source,
+            "loaded {} ({}) in {:.1} s",
+            model.source,
+            F::NAME,
             t0.elapsed().as_secs_f64()
         );
 
-        let (native_h, native_w) = sd.default_size();
+        let (native_h, native_w) = model.default_size();
         let (height, width) = (
-            self.height.unwrap_or(native_h),
-            self.width.unwrap_or(native_w),
+            args.height.unwrap_or(native_h),
+            args.width.unwrap_or(native_w),
         );
-        let scheduler_config = sd
+        let scheduler_config = model
             .scheduler
-            .config(self.sampler)
-            .with_context(|| format!("building sampler {}", self.sampler))?;
-        let scheduler = Scheduler::new(&scheduler_config, self.steps)
-            .with_context(|| format!("{} with {} steps", self.sampler, self.steps))?;
-        let init = match &self.init {
+            .config(args.sampler)
+            .with_context(|| format!("building sampler {}", args.sampler))?;
+        let scheduler = Scheduler::new(&scheduler_config, args.steps)
+            .with_context(|| format!("{} with {} steps", args.sampler, args.steps))?;
+        let init = match &args.init {
             Some(path) => Some(InitImage {
                 image: load_image(path, width, height, &device)?,
-                strength: self.strength,
+                strength: args.strength,
             }),
             None => None,
         };
+        let f = model.codec.downscale();
+        let latent_shape = [
+            prompts.len(),
+            model.codec.latent_channels(),
+            height / f,
+            width / f,
+        ];
+        let given = match &args.noise {
+            Some(path) => Some(read_noise(path, latent_shape, &device)?),
+            None => None,
+        };
+        let micro = MicroCond {
+            original_size: args.original_size.unwrap_or((height as u32, width as u32)),
+            crop_top_left: args.crop,
+            target_size: (height as u32, width as u32),
+            aesthetic_score: args.aesthetic_score,
+        };
 
-        std::fs::create_dir_all(&self.out)
-            .with_context(|| format!("creating {}", self.out.display()))?;
-        let log_path = self.out.join("samples.jsonl");
+        std::fs::create_dir_all(&args.out)
+            .with_context(|| format!("creating {}", args.out.display()))?;
+        let log_path = args.out.join("samples.jsonl");
         let mut log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log_path)
             .with_context(|| format!("opening {}", log_path.display()))?;
-        let batch = self.batch.max(1);
+        let batch = args.batch.max(1);
+        let mut finals = Vec::new();
         for (chunk_idx, chunk) in prompts.chunks(batch).enumerate() {
             let first = chunk_idx * batch;
-            let seed = self.seed + first as u64;
+            let seed = args.seed + first as u64;
             let request = Request {
-                prompts: chunk.to_vec(),
-                negative_prompts: vec![self.negative.clone()],
-                guidance_scale: self.cfg,
-                height,
-                width,
+                negative_prompts: args.negative.clone().map(|n| vec![n]),
                 init: init.clone(),
+                micro: Some(micro),
+                ..Request::txt2img(chunk.to_vec(), args.cfg, height, width)
             };
             let t = Instant::now();
-            let mut noise = SeededNoise::new(seed, chunk.len());
-            let out = sd
+            let mut noise = GivenStart {
+                start: given
+                    .as_ref()
+                    .map(|z| z.clone().narrow(0, first, chunk.len())),
+                rest: SeededNoise::new(seed, chunk.len()),
+            };
+            let out = model
                 .pipeline()
                 .generate(&scheduler, &request, &mut noise, &device)
                 .with_context(|| format!("generating images {first}..{}", first + chunk.len()))?;
+            if args.save_latents {
+                finals.push(out.latents.clone());
+            }
             for (k, img) in to_rgb8(out.images).into_iter().enumerate() {
                 let index = first + k;
-                let seed = noise.seeds()[k];
-                let path = self.out.join(format!("{index:04}-seed{seed}.png"));
+                let seed = noise.rest.seeds()[k];
+                let path = args.out.join(format!("{index:04}-seed{seed}.png"));
                 save_png(&img, &path)?;
                 let record = serde_json::json!({
                     "file": path.file_name().map(|f| f.to_string_lossy().into_owned()),
                     "prompt": chunk[k],
-                    "negative_prompt": self.negative,
+                    "negative_prompt": args.negative,
                     "seed": seed,
-                    "sampler": self.sampler.to_string(),
-                    "steps": self.steps,
-                    "cfg": self.cfg,
+                    "noise": args.noise.as_ref().map(|p| p.display().to_string()),
+                    "sampler": args.sampler.to_string(),
+                    "steps": args.steps,
+                    "cfg": args.cfg,
                     "width": width,
                     "height": height,
-                    "model": sd.source,
-                    "init": self.init.as_ref().map(|p| p.display().to_string()),
-                    "strength": self.init.as_ref().map(|_| self.strength),
+                    "family": F::NAME,
+                    "model": model.source,
+                    "init": args.init.as_ref().map(|p| p.display().to_string()),
+                    "strength": args.init.as_ref().map(|_| args.strength),
                 });
                 writeln!(log, "{record}")
                     .with_context(|| format!("writing {}", log_path.display()))?;
@@ -171,18 +272,65 @@ impl SampleArgs {
                 );
             }
         }
-        println!("wrote {} image(s) to {}", prompts.len(), self.out.display());
+        if args.save_latents {
+            let path = args.out.join("latents.safetensors");
+            let all = Tensor::cat(finals, 0);
+            write_tensors(
+                &path,
+                &BTreeMap::from([("latents".into(), all.into_data())]),
+            )
+            .with_context(|| format!("writing {}", path.display()))?;
+            println!("wrote the final latents to {}", path.display());
+        }
+        println!("wrote {} image(s) to {}", prompts.len(), args.out.display());
         Ok(())
     }
+}
 
-    fn prompts(&self) -> Result<Vec<String>> {
-        let mut prompts = self.prompts.clone();
-        if let Some(file) = &self.prompt_file {
-            prompts.extend(read_prompt_file(file)?);
+/// `--noise`: the file's tensor `latents`, checked against the shape this run draws.
+fn read_noise(path: &Path, shape: [usize; 4], device: &Device) -> Result<Tensor<4>> {
+    let mut tensors =
+        read_tensors(path).with_context(|| format!("reading --noise {}", path.display()))?;
+    let Some(data) = tensors.remove("latents") else {
+        let have: Vec<&String> = tensors.keys().collect();
+        bail!(
+            "--noise {}: no tensor `latents` (the file has {have:?})",
+            path.display()
+        );
+    };
+    if data.shape().as_slice() != shape {
+        bail!(
+            "--noise {}: tensor `latents` has shape {:?}; this run needs {shape:?} \
+             ([prompts, latent channels, height / VAE downscale, width / VAE downscale])",
+            path.display(),
+            data.shape(),
+        );
+    }
+    if !data.dtype().is_float() {
+        bail!(
+            "--noise {}: tensor `latents` is not a float tensor",
+            path.display()
+        );
+    }
+    Ok(Tensor::from_data(data.convert::<f32>(), device))
+}
+
+/// The given initial latents for the first draw, seeded streams for every later one
+/// (stochastic samplers' per-step noise).
+struct GivenStart {
+    start: Option<Tensor<4>>,
+    rest: SeededNoise,
+}
+
+impl NoiseSource for GivenStart {
+    fn draw(
+        &mut self,
+        shape: [usize; 4],
+        device: &Device,
+    ) -> adt::models::family::Result<Tensor<4>> {
+        match self.start.take() {
+            Some(z) => Ok(z),
+            None => self.rest.draw(shape, device),
         }
-        if prompts.is_empty() {
-            bail!("no prompts: pass them as arguments or with --prompt-file FILE");
-        }
-        Ok(prompts)
     }
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use adt::plugin::checkpoint::GeneratorWeights;
-use adt::train::{Display, TrainConfig, export_unet, run_config, train};
+use adt::train::{Display, TrainConfig, export_denoiser, run_config, train};
 use anyhow::Result;
 
 use adt::device::DeviceArg;
@@ -61,7 +61,7 @@ impl ResumeArgs {
 pub struct ExportArgs {
     /// A run directory written by `adt train`.
     run_dir: PathBuf,
-    /// Output folder; the UNet goes to OUT/unet in diffusers layout.
+    /// Output folder; the denoiser goes to OUT/unet (UNet families) in diffusers layout.
     #[arg(long)]
     out: PathBuf,
     /// Checkpoint step (default: the latest).
@@ -79,7 +79,7 @@ impl ExportArgs {
         } else {
             GeneratorWeights::Preferred
         };
-        let r = export_unet(
+        let r = export_denoiser(
             &self.run_dir,
             self.step,
             which,
@@ -90,7 +90,7 @@ impl ExportArgs {
             "exported step {} ({}) to {}",
             r.step,
             r.weights.display(),
-            r.unet_dir.display()
+            r.dir.display()
         );
         Ok(())
     }

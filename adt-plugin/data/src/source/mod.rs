@@ -257,7 +257,10 @@ pub fn resolve_in_root(root: &Path, name: &str) -> std::result::Result<PathBuf, 
 
 /// Reads the image size from its header without decoding pixels.
 pub fn read_dimensions(path: &Path) -> std::result::Result<(u32, u32), BadReason> {
-    let unreadable = |message: String| BadReason::UnreadableImage { message };
+    let unreadable = |message: String| BadReason::UnreadableImage {
+        path: path.to_path_buf(),
+        message,
+    };
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())

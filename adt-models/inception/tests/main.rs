@@ -1,0 +1,6 @@
+//! The integration tests of this crate, in one test binary (one link instead of one per
+//! file keeps the workspace build fast); each module is one former test file.
+
+mod common;
+mod errors;
+mod parity;

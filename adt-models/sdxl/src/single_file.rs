@@ -1,0 +1,241 @@
+//! The original SGM single file (`sd_xl_base_1.0.safetensors`) → the diffusers components.
+//!
+//! | SGM prefix                              | component                                        |
+//! |-----------------------------------------|--------------------------------------------------|
+//! | `model.diffusion_model.`                | `unet` (adt-diffusion's LDM table, incl. `label_emb`) |
+//! | `first_stage_model.`                    | `vae` (adt-diffusion's LDM table)                |
+//! | `conditioner.embedders.0.transformer.`  | `text_encoder`: transformers names below the prefix |
+//! | `conditioner.embedders.1.model.`        | `text_encoder_2`: the OpenCLIP layout, [`OPENCLIP_KEYS`] |
+//!
+//! The OpenCLIP table is ported from diffusers' `convert_open_clip_checkpoint`
+//! (`loaders/single_file_utils.py`) and `scripts/convert_diffusers_to_original_sdxl.py`:
+//! the fused attention `in_proj` is split in three equal parts (q, k, v) and
+//! `text_projection` (used as `x @ P`, `[width, proj]`) is transposed into a linear weight.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use adt_clip::{ClipTextConfig, ClipTextModel, IGNORED_KEYS};
+use adt_diffusion::single_file::read_prefixed;
+use adt_models_common::{LoadError, LoadOptions, load_tensor_map};
+use burn::prelude::*;
+use regex::Regex;
+
+/// Where `text_encoder` (OpenAI CLIP ViT-L, transformers names) lives in the file.
+pub const TEXT_ENCODER_PREFIX: &str = "conditioner.embedders.0.transformer.";
+/// Where `text_encoder_2` (OpenCLIP ViT-bigG) lives in the file.
+pub const TEXT_ENCODER_2_PREFIX: &str = "conditioner.embedders.1.model.";
+
+/// How a checkpoint tensor becomes the module's tensor(s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transform {
+    /// Unchanged.
+    Copy,
+    /// 2-D transpose (`text_projection` `[width, proj]` → linear weight `[proj, width]`).
+    Transpose,
+    /// Split along dim 0 into three equal parts, written to the target with `{}` replaced by
+    /// `q`, `k`, `v` (the fused `in_proj_weight` / `in_proj_bias`).
+    SplitQkv,
+}
+
+/// OpenCLIP key (below [`TEXT_ENCODER_2_PREFIX`], regex) → transformers
+/// `CLIPTextModelWithProjection` key, and the transform.
+pub const OPENCLIP_KEYS: &[(&str, &str, Transform)] = &[
+    (
+        r"^token_embedding\.weight$",
+        "text_model.embeddings.token_embedding.weight",
+        Transform::Copy,
+    ),
+    (
+        r"^positional_embedding$",
+        "text_model.embeddings.position_embedding.weight",
+        Transform::Copy,
+    ),
+    (
+        r"^ln_final\.(weight|bias)$",
+        "text_model.final_layer_norm.$1",
+        Transform::Copy,
+    ),
+    (
+        r"^text_projection$",
+        "text_projection.weight",
+        Transform::Transpose,
+    ),
+    (
+        r"^transformer\.resblocks\.(\d+)\.ln_1\.(weight|bias)$",
+        "text_model.encoder.layers.$1.layer_norm1.$2",
+        Transform::Copy,
+    ),
+    (
+        r"^transformer\.resblocks\.(\d+)\.ln_2\.(weight|bias)$",
+        "text_model.encoder.layers.$1.layer_norm2.$2",
+        Transform::Copy,
+    ),
+    (
+        r"^transformer\.resblocks\.(\d+)\.mlp\.c_fc\.(weight|bias)$",
+        "text_model.encoder.layers.$1.mlp.fc1.$2",
+        Transform::Copy,
+    ),
+    (
+        r"^transformer\.resblocks\.(\d+)\.mlp\.c_proj\.(weight|bias)$",
+        "text_model.encoder.layers.$1.mlp.fc2.$2",
+        Transform::Copy,
+    ),
+    (
+        r"^transformer\.resblocks\.(\d+)\.attn\.out_proj\.(weight|bias)$",
+        "text_model.encoder.layers.$1.self_attn.out_proj.$2",
+        Transform::Copy,
+    ),
+    (
+        r"^transformer\.resblocks\.(\d+)\.attn\.in_proj_(weight|bias)$",
+        "text_model.encoder.layers.$1.self_attn.{}_proj.$2",
+        Transform::SplitQkv,
+    ),
+];
+
+/// OpenCLIP tensors with no counterpart in transformers' text model (the contrastive
+/// `logit_scale`; the causal `attn_mask` buffer some files keep).
+pub const OPENCLIP_IGNORED: &[&str] = &["logit_scale", "attn_mask"];
+
+fn tensor_error(path: &Path, key: &str, message: String) -> LoadError {
+    LoadError::Tensor {
+        path: path.to_path_buf(),
+        key: key.to_string(),
+        message,
+    }
+}
+
+/// The OpenCLIP tensors of `path` under transformers names. Strict: a key the table does
+/// not know (and [`OPENCLIP_IGNORED`] does not list) is an error naming it.
+pub fn openclip_tensors(path: &Path) -> Result<BTreeMap<String, TensorData>, LoadError> {
+    let raw = read_prefixed(path, TEXT_ENCODER_2_PREFIX)?;
+    if raw.is_empty() {
+        return Err(LoadError::MissingKeys {
+            files: path.display().to_string(),
+            count: 1,
+            keys: format!("{TEXT_ENCODER_2_PREFIX}* (no OpenCLIP text encoder in this file)"),
+        });
+    }
+    let table: Vec<(Regex, &str, Transform)> = OPENCLIP_KEYS
+        .iter()
+        .map(|(re, to, t)| (Regex::new(re).expect("valid table regex"), *to, *t))
+        .collect();
+    let mut out = BTreeMap::new();
+    for (key, data) in raw {
+        let local = &key[TEXT_ENCODER_2_PREFIX.len()..];
+        if OPENCLIP_IGNORED.contains(&local) {
+            continue;
+        }
+        let Some((re, to, transform)) = table.iter().find(|(re, _, _)| re.is_match(local)) else {
+            return Err(tensor_error(
+                path,
+                &key,
+                "not a tensor of the OpenCLIP text encoder layout".into(),
+            ));
+        };
+        let target = re.replace(local, *to).into_owned();
+        let shape = data.shape().to_vec();
+        match transform {
+            Transform::Copy => {
+                out.insert(target, data);
+            }
+            Transform::Transpose => {
+                if shape.len() != 2 {
+                    return Err(tensor_error(
+                        path,
+                        &key,
+                        format!("expected 2-D, found {shape:?}"),
+                    ));
+                }
+                let (r, c) = (shape[0], shape[1]);
+                let v = data
+                    .clone()
+                    .try_into_vec::<f32>()
+                    .map_err(|e| tensor_error(path, &key, format!("{e:?}")))?;
+                let mut t = vec![0f32; r * c];
+                for i in 0..r {
+                    for j in 0..c {
+                        t[j * r + i] = v[i * c + j];
+                    }
+                }
+                out.insert(target, TensorData::new(t, [c, r]));
+            }
+            Transform::SplitQkv => {
+                if shape.is_empty() || !shape[0].is_multiple_of(3) {
+                    return Err(tensor_error(
+                        path,
+                        &key,
+                        format!(
+                            "a fused q/k/v tensor needs a first dimension divisible by 3, found {shape:?}"
+                        ),
+                    ));
+                }
+                let v = data
+                    .clone()
+                    .try_into_vec::<f32>()
+                    .map_err(|e| tensor_error(path, &key, format!("{e:?}")))?;
+                let part = v.len() / 3;
+                let mut part_shape = shape.clone();
+                part_shape[0] /= 3;
+                for (i, name) in ["q", "k", "v"].into_iter().enumerate() {
+                    out.insert(
+                        target.replace("{}", name),
+                        TensorData::new(v[i * part..(i + 1) * part].to_vec(), part_shape.clone()),
+                    );
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `text_encoder_2` out of an SGM single file, strictly.
+pub fn load_text_encoder_2(
+    path: &Path,
+    config: &ClipTextConfig,
+    device: &Device,
+) -> Result<ClipTextModel, adt_clip::ClipError> {
+    let model = ClipTextModel::new(config, true, device)?;
+    let tensors = openclip_tensors(path)?;
+    Ok(load_tensor_map(
+        model,
+        &tensors,
+        path,
+        &LoadOptions {
+            ignore_unused: IGNORED_KEYS,
+            ..Default::default()
+        },
+    )?)
+}
+
+/// `text_encoder` out of an SGM single file, strictly (transformers names below
+/// [`TEXT_ENCODER_PREFIX`]).
+pub fn load_text_encoder(
+    path: &Path,
+    config: &ClipTextConfig,
+    device: &Device,
+) -> Result<ClipTextModel, adt_clip::ClipError> {
+    let model = ClipTextModel::new(config, false, device)?;
+    let raw = read_prefixed(path, TEXT_ENCODER_PREFIX)?;
+    if raw.is_empty() {
+        return Err(LoadError::MissingKeys {
+            files: path.display().to_string(),
+            count: 1,
+            keys: format!("{TEXT_ENCODER_PREFIX}* (no CLIP text encoder in this file)"),
+        }
+        .into());
+    }
+    let tensors: BTreeMap<String, TensorData> = raw
+        .into_iter()
+        .map(|(k, v)| (k[TEXT_ENCODER_PREFIX.len()..].to_string(), v))
+        .collect();
+    Ok(load_tensor_map(
+        model,
+        &tensors,
+        path,
+        &LoadOptions {
+            ignore_unused: IGNORED_KEYS,
+            ..Default::default()
+        },
+    )?)
+}

@@ -1,0 +1,343 @@
+//! The SDXL family against diffusers 0.37.1's own `StableDiffusionXLPipeline` and
+//! `StableDiffusionXLImg2ImgPipeline` on tiny random pipelines (fixtures from
+//! `scripts/fixtures/sdxl.py`, saved as the fp16 variant and upcast): Euler and DDIM, CFG with a
+//! negative prompt and against the zeros of `force_zeros_for_empty_prompt`, a non-square size,
+//! given micro-conditioning, img2img, the refiner (no `text_encoder`, aesthetic score), the SGM
+//! single file, and the bad inputs the loader must name.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use adt_family::{Family, GivenNoise, InitImage, Model, Request};
+use adt_models_common::ModelSource;
+use adt_models_common::tensor_io::read_tensors;
+use adt_models_common::testing::max_abs_diff;
+use adt_plugin::traits::MicroCond;
+use adt_schedulers::{SamplerName, Scheduler};
+use adt_sdxl::SdxlModel;
+use burn::prelude::*;
+
+/// Final latents: max-abs ≤ this × max(1, max|reference|) (the pipeline tolerance).
+const LATENT_REL_TOL: f32 = 1e-3;
+/// 8-bit images: at most this many levels apart.
+const IMAGE_LEVELS: f32 = 2.0;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn io() -> BTreeMap<String, TensorData> {
+    read_tensors(&fixtures().join("pipeline_io.safetensors")).unwrap_or_else(|e| {
+        panic!("{e}\nregenerate with: .venv/bin/python scripts/fixtures/sdxl.py")
+    })
+}
+
+fn tensor(io: &BTreeMap<String, TensorData>, key: &str, device: &Device) -> Tensor<4> {
+    Tensor::from_data(io[key].clone(), device)
+}
+
+fn load(dir: &str, device: &Device) -> SdxlModel {
+    SdxlModel::from_pretrained(&ModelSource::Local(fixtures().join(dir)), device).unwrap()
+}
+
+fn prompts(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+const PROMPTS: [&str; 2] = [
+    "a red circle on a blue background",
+    "Two small green SQUARES, top left!",
+];
+const H: usize = 48;
+const W: usize = 64;
+
+fn check_latents(what: &str, got: Tensor<4>, reference: &TensorData) {
+    let scale = reference.iter::<f32>().map(f32::abs).fold(1.0, f32::max);
+    let err = max_abs_diff(&got.into_data(), reference);
+    let tol = LATENT_REL_TOL * scale;
+    eprintln!("{what}: latents max-abs {err:.3e} (max |ref| {scale:.2})");
+    assert!(err <= tol, "{what} latents: max-abs {err:.3e} > {tol:.3e}");
+}
+
+/// `[B, 3, H, W]` in [0, 1] against diffusers' `[B, H, W, 3]`, in 8-bit levels.
+fn check_image(what: &str, got: Tensor<4>, reference: &TensorData) {
+    let got = got.permute([0, 2, 3, 1]).into_data();
+    assert_eq!(got.shape(), reference.shape(), "{what} image shape");
+    let worst = got
+        .iter::<f32>()
+        .zip(reference.iter::<f32>())
+        .map(|(a, b)| ((a * 255.0).round() - (b * 255.0).round()).abs())
+        .fold(0.0, f32::max);
+    eprintln!("{what}: image max {worst} levels apart");
+    assert!(
+        worst <= IMAGE_LEVELS,
+        "{what} image: {worst} levels apart (> {IMAGE_LEVELS})"
+    );
+}
+
+fn scheduler<F: Family>(model: &Model<F>, name: &str, steps: usize) -> Scheduler {
+    let name: SamplerName = name.parse().unwrap();
+    Scheduler::new(&model.scheduler.config(name).unwrap(), steps).unwrap()
+}
+
+#[test]
+fn txt2img_matches_diffusers_with_negatives_zeros_and_micro_conditioning() {
+    let device = Device::flex();
+    let sd = load("tiny_sdxl", &device);
+    let io = io();
+    let base = Request::txt2img(prompts(&PROMPTS), 5.0, H, W);
+    let cases = [
+        (
+            "txt2img_euler",
+            "euler",
+            4,
+            Request {
+                negative_prompts: Some(prompts(&["blurry"])),
+                ..base.clone()
+            },
+        ),
+        // No negative prompt: CFG against zeros (force_zeros_for_empty_prompt).
+        ("txt2img_ddim_zeros", "ddim", 4, base.clone()),
+        (
+            "txt2img_micro",
+            "euler",
+            3,
+            Request {
+                guidance_scale: 1.0,
+                micro: Some(MicroCond {
+                    original_size: (96, 128),
+                    crop_top_left: (8, 16),
+                    ..MicroCond::full((H as u32, W as u32))
+                }),
+                ..base.clone()
+            },
+        ),
+    ];
+    for (name, sampler, steps, request) in cases {
+        let mut noise = GivenNoise::new([tensor(&io, "txt2img.latents", &device)]);
+        let out = sd
+            .pipeline()
+            .generate(
+                &scheduler(&sd, sampler, steps),
+                &request,
+                &mut noise,
+                &device,
+            )
+            .unwrap();
+        check_latents(name, out.latents, &io[&format!("{name}.latents_out")]);
+        check_image(name, out.images, &io[&format!("{name}.image")]);
+    }
+}
+
+#[test]
+fn the_micro_conditioning_changes_the_output() {
+    // Guards the case above: with the default micro-conditioning the result differs.
+    let device = Device::flex();
+    let sd = load("tiny_sdxl", &device);
+    let io = io();
+    let request = Request::txt2img(prompts(&PROMPTS), 1.0, H, W);
+    let mut noise = GivenNoise::new([tensor(&io, "txt2img.latents", &device)]);
+    let out = sd
+        .pipeline()
+        .generate(&scheduler(&sd, "euler", 3), &request, &mut noise, &device)
+        .unwrap();
+    let diff = max_abs_diff(&out.latents.into_data(), &io["txt2img_micro.latents_out"]);
+    assert!(diff > 1e-2, "time_ids did not reach the UNet (diff {diff})");
+}
+
+#[test]
+fn img2img_matches_diffusers() {
+    let device = Device::flex();
+    let sd = load("tiny_sdxl", &device);
+    let io = io();
+    let request = Request {
+        negative_prompts: Some(prompts(&["blurry"])),
+        init: Some(InitImage {
+            image: tensor(&io, "img2img.init", &device)
+                .mul_scalar(2.0)
+                .sub_scalar(1.0),
+            strength: 0.6,
+        }),
+        ..Request::txt2img(prompts(&PROMPTS[..1]), 5.0, H, W)
+    };
+    let mut noise = GivenNoise::new([
+        tensor(&io, "img2img.posterior_noise", &device),
+        tensor(&io, "img2img.noise", &device),
+    ]);
+    let out = sd
+        .pipeline()
+        .generate(&scheduler(&sd, "euler", 5), &request, &mut noise, &device)
+        .unwrap();
+    check_latents("img2img", out.latents, &io["img2img_euler.latents_out"]);
+    check_image("img2img", out.images, &io["img2img_euler.image"]);
+}
+
+#[test]
+fn the_refiner_loads_and_samples_as_diffusers() {
+    let device = Device::flex();
+    let sd = load("tiny_sdxl_refiner", &device);
+    assert!(sd.conditioner.text_encoder.is_none());
+    assert!(sd.conditioner.options.requires_aesthetics_score);
+    assert!(!sd.conditioner.options.force_zeros_for_empty_prompt);
+    let io = io();
+    let request = Request {
+        init: Some(InitImage {
+            image: tensor(&io, "refiner.init", &device)
+                .mul_scalar(2.0)
+                .sub_scalar(1.0),
+            strength: 0.5,
+        }),
+        ..Request::txt2img(prompts(&PROMPTS[1..]), 4.0, H, W)
+    };
+    let mut noise = GivenNoise::new([
+        tensor(&io, "refiner.posterior_noise", &device),
+        tensor(&io, "refiner.noise", &device),
+    ]);
+    let out = sd
+        .pipeline()
+        .generate(&scheduler(&sd, "ddim", 4), &request, &mut noise, &device)
+        .unwrap();
+    check_latents("refiner", out.latents, &io["refiner_img2img.latents_out"]);
+    check_image("refiner", out.images, &io["refiner_img2img.image"]);
+}
+
+#[test]
+fn the_sgm_single_file_loads_to_identical_outputs() {
+    let device = Device::flex();
+    let folder = load("tiny_sdxl", &device);
+    let file = SdxlModel::from_single_file(
+        &fixtures().join("tiny_sdxl_single_file.safetensors"),
+        &ModelSource::Local(fixtures().join("tiny_sdxl")),
+        &device,
+    )
+    .unwrap();
+    let io = io();
+    let request = Request {
+        negative_prompts: Some(prompts(&["blurry"])),
+        ..Request::txt2img(prompts(&PROMPTS), 5.0, H, W)
+    };
+    let run = |sd: &SdxlModel| {
+        let mut noise = GivenNoise::new([tensor(&io, "txt2img.latents", &device)]);
+        sd.pipeline()
+            .generate(&scheduler(sd, "euler", 4), &request, &mut noise, &device)
+            .unwrap()
+    };
+    let (a, b) = (run(&folder), run(&file));
+    assert_eq!(
+        max_abs_diff(&a.latents.into_data(), &b.latents.into_data()),
+        0.0,
+        "single file and folder differ"
+    );
+    assert_eq!(
+        max_abs_diff(&a.images.into_data(), &b.images.into_data()),
+        0.0
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+fn edit_json(path: &Path, f: impl FnOnce(&mut serde_json::Value)) {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    f(&mut v);
+    std::fs::write(path, v.to_string()).unwrap();
+}
+
+#[test]
+fn bad_checkpoints_are_named() {
+    let device = Device::flex();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("sdxl");
+    copy_dir(&fixtures().join("tiny_sdxl"), &dir);
+    let load = |d: &Path| {
+        SdxlModel::from_pretrained(&ModelSource::Local(d.to_path_buf()), &device)
+            .unwrap_err()
+            .to_string()
+    };
+
+    // No text_encoder_2 in the index.
+    let index = dir.join("model_index.json");
+    let original = std::fs::read_to_string(&index).unwrap();
+    edit_json(&index, |v| {
+        v.as_object_mut().unwrap().remove("text_encoder_2");
+    });
+    let e = load(&dir);
+    assert!(
+        e.contains("model_index.json") && e.contains("text_encoder_2"),
+        "{e}"
+    );
+    // Listed but not on disk: the missing file is named.
+    std::fs::write(&index, &original).unwrap();
+    let te2 = dir.join("text_encoder_2");
+    std::fs::rename(&te2, dir.join("moved")).unwrap();
+    let e = load(&dir);
+    assert!(e.contains("text_encoder_2"), "{e}");
+    std::fs::rename(dir.join("moved"), &te2).unwrap();
+
+    // The refiner's UNet (cross-attends to text_encoder_2 alone) in the base pipeline.
+    let unet = dir.join("unet");
+    std::fs::rename(&unet, dir.join("unet.base")).unwrap();
+    copy_dir(&fixtures().join("tiny_sdxl_refiner/unet"), &unet);
+    let e = load(&dir);
+    assert!(
+        e.contains("cross_attention_dim = [48]")
+            && e.contains("sum to 80 = 32 (text_encoder) + 48"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&unet).unwrap();
+    std::fs::rename(dir.join("unet.base"), &unet).unwrap();
+
+    // An SD1.5 pipeline index.
+    edit_json(&index, |v| {
+        v["_class_name"] = "StableDiffusionPipeline".into()
+    });
+    let e = load(&dir);
+    assert!(
+        e.contains("StableDiffusionPipeline") && e.contains("not an SDXL pipeline"),
+        "{e}"
+    );
+    std::fs::write(&index, &original).unwrap();
+
+    // An SD1.x single file read as SDXL.
+    let sd1_file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../diffusion/tests/fixtures/sd15_tiny_single_file.safetensors");
+    let e = SdxlModel::from_single_file(&sd1_file, &ModelSource::Local(dir.clone()), &device)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("sd15_tiny_single_file.safetensors") && e.contains("not an SDXL single file"),
+        "{e}"
+    );
+
+    // A VAE of another latent width.
+    let sd = SdxlModel::from_pretrained(&ModelSource::Local(dir.clone()), &device).unwrap();
+    let vae = fixtures().join("tiny_vae_8ch");
+    let e = sd
+        .with_vae(&ModelSource::Local(vae), &device)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("tiny_vae_8ch") && e.contains("8 latent channels") && e.contains("takes 4"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_checkpoint_names_euler_as_its_training_sampler() {
+    let device = Device::flex();
+    let sd = load("tiny_sdxl", &device);
+    let (name, why) = sd.scheduler.training_sampler().unwrap();
+    assert_eq!(name.to_string(), "euler");
+    assert!(why.contains("EulerDiscreteScheduler"), "{why}");
+}

@@ -1,0 +1,15 @@
+//! The integration tests of this crate, in one test binary (one link instead of one per
+//! file keeps the workspace build fast); each module is one former test file.
+
+mod augment;
+mod checkpoint_crash;
+mod config;
+mod events;
+mod frechet;
+mod gradient_flow;
+mod losses;
+mod nonfinite;
+mod player_isolation;
+mod resume;
+mod start_policy;
+mod text_cond;
