@@ -6,15 +6,16 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn adt() -> Command {
+pub fn adt() -> Command {
     Command::new(env!("CARGO_BIN_EXE_adt"))
 }
 
-fn root() -> PathBuf {
+pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn run(cmd: &mut Command) -> String {
+/// Run `cmd`, fail the test with its output unless it succeeds; returns stdout + stderr.
+pub fn run(cmd: &mut Command) -> String {
     let out = cmd.output().expect("spawn adt");
     let text = format!(
         "{}{}",
@@ -66,6 +67,18 @@ fn dataset(dir: &Path) {
 }
 
 fn config(dir: &Path, out: &str) -> PathBuf {
+    config_for(
+        dir,
+        out,
+        &root().join("adt-models/sd15/tests/fixtures/tiny_sd15"),
+        Some("ddim"),
+    )
+}
+
+/// The tiny run config of these tests for the pipeline `model`; `sampler` = None leaves
+/// `[adt] sampler` out (the checkpoint's own scheduler).
+pub fn config_for(dir: &Path, out: &str, model: &Path, sampler: Option<&str>) -> PathBuf {
+    let sampler = sampler.map_or_else(String::new, |s| format!("sampler = \"{s}\"\n"));
     let text = format!(
         r#"out = "{out}"
 
@@ -89,9 +102,7 @@ resolution = 32
 enabled = false
 
 [adt]
-model = "tiny-sd15"
-sampler = "ddim"
-seed = 7
+{sampler}seed = 7
 total_steps = 4
 batch_size = 4
 bn_group = 2
@@ -115,9 +126,7 @@ steps = 2
 cfg = 3.0
 columns = 2
 "#,
-        sd = root()
-            .join("adt-models/sd15/tests/fixtures/tiny_sd15")
-            .display(),
+        sd = model.display(),
         dino = root()
             .join("adt-models/dinov2/tests/fixtures/tiny")
             .display(),

@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 
 use adt::data::DataConfig;
@@ -27,27 +26,10 @@ use adt::train::BucketLoader;
 use burn::data::dataloader::DataLoader;
 use burn::prelude::*;
 
-fn adt() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_adt"))
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::cli_train::{adt, config_for, root, run};
 
 fn sdxl_dir() -> PathBuf {
     root().join("adt-models/sdxl/tests/fixtures/tiny_sdxl")
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("spawn adt");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
-    text
 }
 
 /// Images of several sizes (all larger than 32 on both sides), captions naming the size.
@@ -176,74 +158,19 @@ fn cached_text_holds_the_pooled_embedding_and_conditions_as_encoding_does() {
     assert_eq!(a.micro, b.micro);
 }
 
-fn train_config(dir: &Path, out: &str) -> PathBuf {
-    let text = format!(
-        r#"out = "{out}"
-
-[model]
-source = "{sd}"
-
-[discriminator]
-backbone = "{dino}"
-input_size = [20, 20]
-
-[data]
-seed = 3
-
-[data.source]
-format = "image_folder"
-root = "data"
-
-[data.buckets]
-resolution = 32
-enabled = false
-
-[data.preprocess]
-crop = "random"
-
-[adt]
-seed = 7
-total_steps = 4
-batch_size = 4
-bn_group = 2
-m = 3
-cmap_dim = 8
-head_kernel = 3
-checkpoint_every = 1
-keep_checkpoints = 2
-ema_decay = 0.9
-cfg_scale = 2.0
-
-[adt.g_optim]
-lr = 1e-3
-
-[validation]
-every = 3
-prompts = ["a gradient 40 by 56"]
-steps = 2
-cfg = 3.0
-columns = 1
-"#,
-        sd = sdxl_dir().display(),
-        dino = root()
-            .join("adt-models/dinov2/tests/fixtures/tiny")
-            .display(),
-    );
-    let path = dir.join(format!("{out}.toml"));
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
 #[test]
 fn sdxl_train_resume_export_sample() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     dataset(&dir.join("data"), 8);
-    let cfg = train_config(dir, "run");
+    // The SD1.5 test's run config with no `[adt] sampler`, CFG inside the training loop
+    // (against zeros, as deployed) and random crops (non-zero crop ids).
+    let cfg = config_for(dir, "run", &sdxl_dir(), None);
     let log = run(adt()
         .args(["train", "--plain", "--config"])
         .arg(&cfg)
-        .args(["--set", "adt.total_steps=3"]));
+        .args(["--set", "adt.total_steps=3", "--set", "adt.cfg_scale=2.0"])
+        .args(["--set", "data.preprocess.crop=\"random\""]));
     assert!(
         log.contains("training with `euler`") && log.contains("EulerDiscreteScheduler"),
         "the checkpoint's own sampler was not chosen:\n{log}"
@@ -254,7 +181,7 @@ fn sdxl_train_resume_export_sample() {
     assert!(resolved.contains("sampler = \"euler\""), "{resolved}");
     let events = std::fs::read_to_string(run_dir.join("events.jsonl")).unwrap();
     assert!(events.contains("\"family\":\"sdxl\""), "{events}");
-    assert!(run_dir.join("samples/step-000003.png").is_file());
+    assert!(run_dir.join("samples/step-000002.png").is_file());
 
     run(adt()
         .args(["resume", "--plain", "--total-steps", "4"])
@@ -269,7 +196,7 @@ fn sdxl_train_resume_export_sample() {
     // The tuned UNet samples, and differs from the base.
     let sample = |unet: Option<&Path>, out: &str| {
         let mut cmd = adt();
-        cmd.args(["sample", "a gradient 40 by 56", "--model"])
+        cmd.args(["sample", "a red disc", "--model"])
             .arg(sdxl_dir())
             .args([
                 "--steps", "2", "--cfg", "3", "--width", "32", "--height", "32",

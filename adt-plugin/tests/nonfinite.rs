@@ -6,12 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use adt_plugin::checkpoint::CheckpointDir;
 use adt_plugin::rng::EngineRng;
-use adt_plugin::toy::{
-    ToyBackbone, ToyConditioner, ToyDenoiser, ToyLatentCodec, ToyParts, ToySizes, toy_config,
-    toy_loader,
-};
+use adt_plugin::toy::{ToyDenoiser, ToyParts, ToySizes, ToyWith, toy_config, toy_loader};
 use adt_plugin::traits::{Conditioning, Denoiser, Prediction};
-use adt_plugin::{AdtConfig, AdtError, AdtModel, AdtTrainer, Components, Parts};
+use adt_plugin::{AdtConfig, AdtError, AdtModel, AdtTrainer, Parts};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 
@@ -37,29 +34,8 @@ impl Denoiser for Poisonable {
     }
 }
 
-/// The toy components with the poisonable denoiser.
-#[derive(Clone, Debug)]
-struct PoisonToy;
-
-impl Components for PoisonToy {
-    type Denoiser = Poisonable;
-    type Codec = ToyLatentCodec;
-    type Conditioner = ToyConditioner;
-    type Backbone = ToyBackbone;
-}
-
-fn poison_parts(parts: ToyParts, poison: Arc<AtomicBool>) -> Parts<PoisonToy> {
-    Parts {
-        generator: Poisonable {
-            inner: parts.generator,
-            poison,
-        },
-        codec: parts.codec,
-        conditioner: parts.conditioner,
-        backbone: parts.backbone,
-        schedule: parts.ddim.clone(),
-        sampler: parts.ddim,
-    }
+fn poison_parts(parts: ToyParts, poison: Arc<AtomicBool>) -> Parts<ToyWith<Poisonable>> {
+    parts.parts_with(|inner| Poisonable { inner, poison }, |c| c)
 }
 
 struct Snap(Vec<Vec<u32>>);

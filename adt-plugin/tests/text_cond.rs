@@ -7,12 +7,9 @@ use adt_plugin::augment::AugmentDraws;
 use adt_plugin::model::AdtBatch;
 use adt_plugin::rng::EngineRng;
 use adt_plugin::step::discriminator_loss;
-use adt_plugin::toy::{
-    ToyBackbone, ToyConditioner, ToyDenoiser, ToyLatentCodec, ToyModel, ToyParts, ToySizes,
-    toy_config, toy_loader,
-};
+use adt_plugin::toy::{ToyConditioner, ToyModel, ToyParts, ToySizes, toy_config, toy_loader};
 use adt_plugin::traits::{Conditioner, TextEmbedding};
-use adt_plugin::{AdtConfig, AdtError, AdtModel, Components, Parts};
+use adt_plugin::{AdtConfig, AdtError, AdtModel};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
@@ -141,17 +138,6 @@ impl Conditioner for HiddenOnly {
     }
 }
 
-/// The toy components with [`HiddenOnly`] as conditioner.
-#[derive(Clone, Debug)]
-struct HiddenOnlyToy;
-
-impl Components for HiddenOnlyToy {
-    type Denoiser = ToyDenoiser;
-    type Codec = ToyLatentCodec;
-    type Conditioner = HiddenOnly;
-    type Backbone = ToyBackbone;
-}
-
 #[test]
 fn text_cond_without_a_pooled_embedding_is_refused() {
     let d = dev();
@@ -160,16 +146,7 @@ fn text_cond_without_a_pooled_embedding_is_refused() {
         text_cond: true,
         ..toy_config()
     };
-    let parts: Parts<HiddenOnlyToy> = Parts {
-        generator: parts.generator,
-        codec: parts.codec,
-        conditioner: HiddenOnly {
-            inner: parts.conditioner,
-        },
-        backbone: parts.backbone,
-        schedule: parts.ddim.clone(),
-        sampler: parts.ddim,
-    };
+    let parts = parts.parts_with(|g| g, |inner| HiddenOnly { inner });
     let err = AdtModel::from_parts(cfg, parts, &mut EngineRng::new(0), &d).unwrap_err();
     assert!(matches!(err, AdtError::Config { .. }), "{err}");
     assert!(err.to_string().contains("text_cond"), "{err}");

@@ -37,3 +37,18 @@ pub fn assert_close(name: &str, actual: &TensorData, expected: &TensorData, tol:
     );
     err
 }
+
+/// Copy the folder `from` into `to` recursively (tests edit copies of fixture checkpoints).
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let target = to.join(e.file_name());
+        if e.file_type()?.is_dir() {
+            copy_dir(&e.path(), &target)?;
+        } else {
+            std::fs::copy(e.path(), target)?;
+        }
+    }
+    Ok(())
+}

@@ -6,13 +6,9 @@ use std::path::Path;
 use adt_clip::{ClipTextConfig, ClipTextModel, ClipTokenizer, SD1_SINGLE_FILE_REMAP};
 use adt_diffusion::config_util::PerBlock;
 use adt_diffusion::single_file;
-use adt_diffusion::{
-    AutoencoderKL, AutoencoderKLConfig, UNet2DConditionConfig, UNet2DConditionModel,
-};
-use adt_family::adapters::{LatentCodec, UnetDenoiser, VaeCodec, engine_prediction};
+use adt_family::adapters::{LatentCodec, UnetDenoiser, VaeCodec};
 use adt_family::{Family, FamilyError, Model, Result, SchedulerFile};
-use adt_models_common::{ModelSource, read_config};
-use adt_schedulers::SamplerName;
+use adt_models_common::ModelSource;
 use burn::prelude::*;
 
 use crate::conditioner::ClipConditioner;
@@ -41,12 +37,8 @@ impl Family for Sd15 {
     /// offline from a filled cache (`HF_HUB_OFFLINE=1`).
     fn from_pretrained(source: &ModelSource, device: &Device) -> Result<Model<Self>> {
         let scheduler = SchedulerFile::of_pipeline(source)?;
-        let prediction = engine_prediction(&scheduler.config(SamplerName::DDIM)?)?;
         let model = Model {
-            denoiser: UnetDenoiser::new(
-                UNet2DConditionModel::from_pretrained(source, "unet", device)?,
-                prediction,
-            ),
+            denoiser: UnetDenoiser::from_pipeline(source, &scheduler, device)?,
             codec: VaeCodec::from_component(source, "vae", device)?,
             conditioner: ClipConditioner::new(
                 ClipTextModel::from_pretrained(source, "text_encoder", device)?,
@@ -85,15 +77,9 @@ impl Family for Sd15 {
             });
         }
         let scheduler = SchedulerFile::of_pipeline(configs)?;
-        let prediction = engine_prediction(&scheduler.config(SamplerName::DDIM)?)?;
-        let unet_cfg: UNet2DConditionConfig = read_config(&configs.file("unet/config.json")?)?;
-        let vae_cfg: AutoencoderKLConfig = read_config(&configs.file("vae/config.json")?)?;
         let model = Model {
-            denoiser: UnetDenoiser::new(
-                UNet2DConditionModel::from_single_file(path, &unet_cfg, device)?,
-                prediction,
-            ),
-            codec: VaeCodec::new(AutoencoderKL::from_single_file(path, &vae_cfg, device)?),
+            denoiser: UnetDenoiser::from_single_file(path, configs, &scheduler, device)?,
+            codec: VaeCodec::from_single_file(path, configs, device)?,
             conditioner: ClipConditioner::new(
                 ClipTextModel::from_single_file(
                     path,

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use adt_family::{GivenNoise, InitImage, Request, SeededNoise};
 use adt_models_common::ModelSource;
 use adt_models_common::tensor_io::read_tensors;
-use adt_models_common::testing::assert_close;
+use adt_models_common::testing::{assert_close, copy_dir};
 use adt_schedulers::{SamplerName, Scheduler};
 use adt_sd15::Sd15Model;
 use burn::prelude::*;
@@ -252,7 +252,7 @@ fn bad_requests_are_named() {
 fn mismatched_components_are_refused() {
     let device = Device::flex();
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&fixtures().join("tiny_sd15"), dir.path());
+    copy_dir(&fixtures().join("tiny_sd15"), dir.path()).unwrap();
     let cfg_path = dir.path().join("unet/config.json");
     let text = std::fs::read_to_string(&cfg_path).unwrap();
     // A UNet that cross-attends to 48-wide text (its weights then mismatch too; the config
@@ -274,17 +274,4 @@ fn mismatched_components_are_refused() {
         .unwrap_err()
         .to_string();
     assert!(msg.contains("merges.txt"), "{msg}");
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
 }

@@ -7,13 +7,9 @@ use std::path::Path;
 use adt_clip::{ClipTextConfig, ClipTextModel, ClipTokenizer};
 use adt_diffusion::config_util::PerBlock;
 use adt_diffusion::single_file as ldm;
-use adt_diffusion::{
-    AutoencoderKL, AutoencoderKLConfig, UNet2DConditionConfig, UNet2DConditionModel,
-};
-use adt_family::adapters::{LatentCodec, UnetDenoiser, VaeCodec, engine_prediction};
+use adt_family::adapters::{LatentCodec, UnetDenoiser, VaeCodec};
 use adt_family::{Family, FamilyError, Model, ModelIndex, Result, SchedulerFile};
-use adt_models_common::{ModelSource, read_config};
-use adt_schedulers::SamplerName;
+use adt_models_common::ModelSource;
 use burn::prelude::*;
 
 use crate::conditioner::{SdxlConditioner, SdxlOptions};
@@ -90,7 +86,6 @@ impl Family for Sdxl {
     fn from_pretrained(source: &ModelSource, device: &Device) -> Result<Model<Self>> {
         let index = Self::index(source)?;
         let scheduler = SchedulerFile::of_pipeline(source)?;
-        let prediction = engine_prediction(&scheduler.config(SamplerName::DDIM)?)?;
         let first = if index.has_component("text_encoder") {
             Some((
                 ClipTextModel::from_pretrained(source, "text_encoder", device)?,
@@ -100,10 +95,7 @@ impl Family for Sdxl {
             None
         };
         let model = Model {
-            denoiser: UnetDenoiser::new(
-                UNet2DConditionModel::from_pretrained(source, "unet", device)?,
-                prediction,
-            ),
+            denoiser: UnetDenoiser::from_pipeline(source, &scheduler, device)?,
             codec: VaeCodec::from_component(source, "vae", device)?,
             conditioner: SdxlConditioner::new(
                 first,
@@ -147,9 +139,6 @@ impl Family for Sdxl {
         }
         let index = Self::index(configs)?;
         let scheduler = SchedulerFile::of_pipeline(configs)?;
-        let prediction = engine_prediction(&scheduler.config(SamplerName::DDIM)?)?;
-        let unet_cfg: UNet2DConditionConfig = read_config(&configs.file("unet/config.json")?)?;
-        let vae_cfg: AutoencoderKLConfig = read_config(&configs.file("vae/config.json")?)?;
         let first = if has(single_file::TEXT_ENCODER_PREFIX) {
             let cfg = ClipTextConfig::from_file(&configs.file("text_encoder/config.json")?)?;
             Some((
@@ -161,11 +150,8 @@ impl Family for Sdxl {
         };
         let cfg_2 = ClipTextConfig::from_file(&configs.file("text_encoder_2/config.json")?)?;
         let model = Model {
-            denoiser: UnetDenoiser::new(
-                UNet2DConditionModel::from_single_file(path, &unet_cfg, device)?,
-                prediction,
-            ),
-            codec: VaeCodec::new(AutoencoderKL::from_single_file(path, &vae_cfg, device)?),
+            denoiser: UnetDenoiser::from_single_file(path, configs, &scheduler, device)?,
+            codec: VaeCodec::from_single_file(path, configs, device)?,
             conditioner: SdxlConditioner::new(
                 first,
                 single_file::load_text_encoder_2(path, &cfg_2, device)?,

@@ -105,36 +105,54 @@ fn tensor_error(path: &Path, key: &str, message: String) -> LoadError {
     }
 }
 
-/// The OpenCLIP tensors of `path` under transformers names. Strict: a key the table does
-/// not know (and [`OPENCLIP_IGNORED`] does not list) is an error naming it.
-pub fn openclip_tensors(path: &Path) -> Result<BTreeMap<String, TensorData>, LoadError> {
-    let raw = read_prefixed(path, TEXT_ENCODER_2_PREFIX)?;
+/// The tensors of `path` below `prefix`, with the prefix stripped; none is an error naming
+/// `what` was expected.
+fn prefixed(
+    path: &Path,
+    prefix: &str,
+    what: &str,
+) -> Result<BTreeMap<String, TensorData>, LoadError> {
+    let raw = read_prefixed(path, prefix)?;
     if raw.is_empty() {
         return Err(LoadError::MissingKeys {
             files: path.display().to_string(),
             count: 1,
-            keys: format!("{TEXT_ENCODER_2_PREFIX}* (no OpenCLIP text encoder in this file)"),
+            keys: format!("{prefix}* (no {what} in this file)"),
         });
     }
+    Ok(raw
+        .into_iter()
+        .map(|(k, v)| (k[prefix.len()..].to_string(), v))
+        .collect())
+}
+
+/// The OpenCLIP tensors of `path` under transformers names. Strict: a key the table does
+/// not know (and [`OPENCLIP_IGNORED`] does not list) is an error naming it.
+pub fn openclip_tensors(path: &Path) -> Result<BTreeMap<String, TensorData>, LoadError> {
+    let raw = prefixed(path, TEXT_ENCODER_2_PREFIX, "OpenCLIP text encoder")?;
     let table: Vec<(Regex, &str, Transform)> = OPENCLIP_KEYS
         .iter()
         .map(|(re, to, t)| (Regex::new(re).expect("valid table regex"), *to, *t))
         .collect();
     let mut out = BTreeMap::new();
-    for (key, data) in raw {
-        let local = &key[TEXT_ENCODER_2_PREFIX.len()..];
-        if OPENCLIP_IGNORED.contains(&local) {
+    for (local, data) in raw {
+        let key = format!("{TEXT_ENCODER_2_PREFIX}{local}");
+        if OPENCLIP_IGNORED.contains(&local.as_str()) {
             continue;
         }
-        let Some((re, to, transform)) = table.iter().find(|(re, _, _)| re.is_match(local)) else {
+        let Some((re, to, transform)) = table.iter().find(|(re, _, _)| re.is_match(&local)) else {
             return Err(tensor_error(
                 path,
                 &key,
                 "not a tensor of the OpenCLIP text encoder layout".into(),
             ));
         };
-        let target = re.replace(local, *to).into_owned();
+        let target = re.replace(&local, *to).into_owned();
         let shape = data.shape().to_vec();
+        let values = |data: TensorData| {
+            data.try_into_vec::<f32>()
+                .map_err(|e| tensor_error(path, &key, format!("{e:?}")))
+        };
         match transform {
             Transform::Copy => {
                 out.insert(target, data);
@@ -148,10 +166,7 @@ pub fn openclip_tensors(path: &Path) -> Result<BTreeMap<String, TensorData>, Loa
                     ));
                 }
                 let (r, c) = (shape[0], shape[1]);
-                let v = data
-                    .clone()
-                    .try_into_vec::<f32>()
-                    .map_err(|e| tensor_error(path, &key, format!("{e:?}")))?;
+                let v = values(data)?;
                 let mut t = vec![0f32; r * c];
                 for i in 0..r {
                     for j in 0..c {
@@ -170,10 +185,7 @@ pub fn openclip_tensors(path: &Path) -> Result<BTreeMap<String, TensorData>, Loa
                         ),
                     ));
                 }
-                let v = data
-                    .clone()
-                    .try_into_vec::<f32>()
-                    .map_err(|e| tensor_error(path, &key, format!("{e:?}")))?;
+                let v = values(data)?;
                 let part = v.len() / 3;
                 let mut part_shape = shape.clone();
                 part_shape[0] /= 3;
@@ -189,17 +201,19 @@ pub fn openclip_tensors(path: &Path) -> Result<BTreeMap<String, TensorData>, Loa
     Ok(out)
 }
 
-/// `text_encoder_2` out of an SGM single file, strictly.
-pub fn load_text_encoder_2(
+/// A CLIP text model of `config` (with the projection head when `projection`) loaded
+/// strictly from `tensors` (transformers names), read from `path`.
+fn load_clip(
     path: &Path,
     config: &ClipTextConfig,
+    projection: bool,
+    tensors: &BTreeMap<String, TensorData>,
     device: &Device,
 ) -> Result<ClipTextModel, adt_clip::ClipError> {
-    let model = ClipTextModel::new(config, true, device)?;
-    let tensors = openclip_tensors(path)?;
+    let model = ClipTextModel::new(config, projection, device)?;
     Ok(load_tensor_map(
         model,
-        &tensors,
+        tensors,
         path,
         &LoadOptions {
             ignore_unused: IGNORED_KEYS,
@@ -208,34 +222,22 @@ pub fn load_text_encoder_2(
     )?)
 }
 
-/// `text_encoder` out of an SGM single file, strictly (transformers names below
-/// [`TEXT_ENCODER_PREFIX`]).
+/// `text_encoder_2` (OpenCLIP ViT-bigG, with projection) out of an SGM single file.
+pub fn load_text_encoder_2(
+    path: &Path,
+    config: &ClipTextConfig,
+    device: &Device,
+) -> Result<ClipTextModel, adt_clip::ClipError> {
+    load_clip(path, config, true, &openclip_tensors(path)?, device)
+}
+
+/// `text_encoder` (CLIP ViT-L, transformers names below [`TEXT_ENCODER_PREFIX`]) out of an
+/// SGM single file.
 pub fn load_text_encoder(
     path: &Path,
     config: &ClipTextConfig,
     device: &Device,
 ) -> Result<ClipTextModel, adt_clip::ClipError> {
-    let model = ClipTextModel::new(config, false, device)?;
-    let raw = read_prefixed(path, TEXT_ENCODER_PREFIX)?;
-    if raw.is_empty() {
-        return Err(LoadError::MissingKeys {
-            files: path.display().to_string(),
-            count: 1,
-            keys: format!("{TEXT_ENCODER_PREFIX}* (no CLIP text encoder in this file)"),
-        }
-        .into());
-    }
-    let tensors: BTreeMap<String, TensorData> = raw
-        .into_iter()
-        .map(|(k, v)| (k[TEXT_ENCODER_PREFIX.len()..].to_string(), v))
-        .collect();
-    Ok(load_tensor_map(
-        model,
-        &tensors,
-        path,
-        &LoadOptions {
-            ignore_unused: IGNORED_KEYS,
-            ..Default::default()
-        },
-    )?)
+    let tensors = prefixed(path, TEXT_ENCODER_PREFIX, "CLIP text encoder")?;
+    load_clip(path, config, false, &tensors, device)
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use adt_family::{Family, GivenNoise, InitImage, Model, Request};
 use adt_models_common::ModelSource;
 use adt_models_common::tensor_io::read_tensors;
-use adt_models_common::testing::max_abs_diff;
+use adt_models_common::testing::{copy_dir, max_abs_diff};
 use adt_plugin::traits::MicroCond;
 use adt_schedulers::{SamplerName, Scheduler};
 use adt_sdxl::SdxlModel;
@@ -234,19 +234,6 @@ fn the_sgm_single_file_loads_to_identical_outputs() {
     );
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
-
 fn edit_json(path: &Path, f: impl FnOnce(&mut serde_json::Value)) {
     let mut v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
@@ -259,7 +246,7 @@ fn bad_checkpoints_are_named() {
     let device = Device::flex();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("sdxl");
-    copy_dir(&fixtures().join("tiny_sdxl"), &dir);
+    copy_dir(&fixtures().join("tiny_sdxl"), &dir).unwrap();
     let load = |d: &Path| {
         SdxlModel::from_pretrained(&ModelSource::Local(d.to_path_buf()), &device)
             .unwrap_err()
@@ -288,7 +275,7 @@ fn bad_checkpoints_are_named() {
     // The refiner's UNet (cross-attends to text_encoder_2 alone) in the base pipeline.
     let unet = dir.join("unet");
     std::fs::rename(&unet, dir.join("unet.base")).unwrap();
-    copy_dir(&fixtures().join("tiny_sdxl_refiner/unet"), &unet);
+    copy_dir(&fixtures().join("tiny_sdxl_refiner/unet"), &unet).unwrap();
     let e = load(&dir);
     assert!(
         e.contains("cross_attention_dim = [48]")

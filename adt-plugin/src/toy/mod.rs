@@ -21,6 +21,7 @@ pub use denoiser::ToyDenoiser;
 pub use layers::{ToyConv, ToyLinear};
 pub use sampler::{FlowEuler, LinearDdim};
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use burn::prelude::*;
@@ -31,7 +32,7 @@ use crate::error::Result;
 use crate::model::{AdtModel, FrozenContext};
 use crate::rng::EngineRng;
 use crate::trainer::AdtTrainer;
-use crate::traits::Prediction;
+use crate::traits::{Conditioner, Denoiser, Prediction};
 
 /// Sizes of the toy setup.
 #[derive(Clone, Copy, Debug)]
@@ -60,17 +61,33 @@ impl Default for ToySizes {
     }
 }
 
-/// The toy components: ε-prediction denoiser in a 1×1-conv latent space, hashed-word
-/// conditioner, patch backbone.
-#[derive(Clone, Copy, Debug)]
-pub struct Toy;
+/// The toy components: a denoiser `D` and conditioner `T` (default: the toy ones) with the
+/// 1×1-conv latent codec and the patch backbone. Tests swap in a wrapped denoiser or
+/// conditioner without writing a components type of their own.
+pub struct ToyWith<D = ToyDenoiser, T = ToyConditioner>(PhantomData<fn() -> (D, T)>);
 
-impl Components for Toy {
-    type Denoiser = ToyDenoiser;
+impl<D, T> Clone for ToyWith<D, T> {
+    fn clone(&self) -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<D, T> std::fmt::Debug for ToyWith<D, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ToyWith")
+    }
+}
+
+impl<D: Denoiser, T: Conditioner> Components for ToyWith<D, T> {
+    type Denoiser = D;
     type Codec = ToyLatentCodec;
-    type Conditioner = ToyConditioner;
+    type Conditioner = T;
     type Backbone = ToyBackbone;
 }
+
+/// The toy components: ε-prediction denoiser in a 1×1-conv latent space, hashed-word
+/// conditioner, patch backbone.
+pub type Toy = ToyWith;
 
 /// The toy model pair.
 pub type ToyModel = AdtModel<Toy>;
@@ -147,10 +164,19 @@ impl ToyParts {
 
     /// The engine's [`Parts`] (DDIM as both schedule and sampler).
     pub fn parts(self) -> Parts<Toy> {
+        self.parts_with(|g| g, |c| c)
+    }
+
+    /// [`Self::parts`] with the denoiser and conditioner wrapped or replaced.
+    pub fn parts_with<D: Denoiser, T: Conditioner>(
+        self,
+        generator: impl FnOnce(ToyDenoiser) -> D,
+        conditioner: impl FnOnce(ToyConditioner) -> T,
+    ) -> Parts<ToyWith<D, T>> {
         Parts {
-            generator: self.generator,
+            generator: generator(self.generator),
             codec: self.codec,
-            conditioner: self.conditioner,
+            conditioner: conditioner(self.conditioner),
             backbone: self.backbone,
             schedule: self.ddim.clone(),
             sampler: self.ddim,

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use adt_diffusion::AutoencoderKL;
-use adt_models_common::ModelSource;
+use adt_diffusion::{AutoencoderKL, AutoencoderKLConfig};
+use adt_models_common::{ModelSource, read_config};
 use adt_plugin::traits::Codec;
 use burn::prelude::*;
 
@@ -39,6 +39,15 @@ pub struct VaeCodec {
 impl VaeCodec {
     pub fn new(vae: AutoencoderKL) -> Self {
         Self { vae }
+    }
+
+    /// The VAE of an original single file (`first_stage_model.*`); the config comes from
+    /// `configs`' `vae/config.json`.
+    pub fn from_single_file(path: &Path, configs: &ModelSource, device: &Device) -> Result<Self> {
+        let config: AutoencoderKLConfig = read_config(&configs.file("vae/config.json")?)?;
+        Ok(Self::new(AutoencoderKL::from_single_file(
+            path, &config, device,
+        )?))
     }
 }
 

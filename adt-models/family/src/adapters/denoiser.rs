@@ -5,12 +5,16 @@
 use std::path::Path;
 
 use adt_diffusion::config_util::SampleSize;
-use adt_diffusion::{AddedCond, UNet2DConditionModel};
-use adt_models_common::ModelSource;
+use adt_diffusion::{AddedCond, UNet2DConditionConfig, UNet2DConditionModel};
+use adt_models_common::{ModelSource, read_config};
 use adt_plugin::traits::{Conditioning, Denoiser, Prediction};
+use adt_schedulers::SamplerName;
 use burn::prelude::*;
 
 use crate::error::Result;
+use crate::family::SchedulerFile;
+
+use super::engine_prediction;
 
 /// A denoiser stored as a diffusers component folder: what `adt export` writes and
 /// `adt sample --unet` reads back.
@@ -41,6 +45,31 @@ pub struct UnetDenoiser {
 impl UnetDenoiser {
     pub fn new(unet: UNet2DConditionModel, prediction: Prediction) -> Self {
         Self { unet, prediction }
+    }
+
+    /// A pipeline's `unet/`, predicting what its scheduler config says (`prediction_type`).
+    pub fn from_pipeline(
+        source: &ModelSource,
+        scheduler: &SchedulerFile,
+        device: &Device,
+    ) -> Result<Self> {
+        let prediction = engine_prediction(&scheduler.config(SamplerName::DDIM)?)?;
+        let unet = UNet2DConditionModel::from_pretrained(source, "unet", device)?;
+        Ok(Self::new(unet, prediction))
+    }
+
+    /// The UNet of an original single file (`model.diffusion_model.*`); the config comes from
+    /// `configs`' `unet/config.json`, the prediction type from `scheduler`.
+    pub fn from_single_file(
+        path: &Path,
+        configs: &ModelSource,
+        scheduler: &SchedulerFile,
+        device: &Device,
+    ) -> Result<Self> {
+        let prediction = engine_prediction(&scheduler.config(SamplerName::DDIM)?)?;
+        let config: UNet2DConditionConfig = read_config(&configs.file("unet/config.json")?)?;
+        let unet = UNet2DConditionModel::from_single_file(path, &config, device)?;
+        Ok(Self::new(unet, prediction))
     }
 
     /// Whether the UNet takes SDXL's added conditions (`addition_embed_type: "text_time"`).
