@@ -293,3 +293,27 @@ fn cached_latents_are_built_once_and_reused() {
     let caches = std::fs::read_dir(dir.join("cache")).unwrap().count();
     assert_eq!(caches, 2, "expected one cache per key");
 }
+
+#[test]
+fn without_a_sampler_an_sd15_run_trains_with_ddim_and_says_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    dataset(&dir.join("data"));
+    let cfg = config_for(
+        dir,
+        "run",
+        &root().join("adt-models/sd15/tests/fixtures/tiny_sd15"),
+        None,
+    );
+    let log = run(adt()
+        .args(["train", "--plain", "--config"])
+        .arg(&cfg)
+        .args(["--set", "adt.total_steps=1", "--set", "validation.every=0"]));
+    assert!(
+        log.contains("training with `ddim`")
+            && log.contains("the engine cannot step the checkpoint's PNDMScheduler"),
+        "{log}"
+    );
+    let resolved = std::fs::read_to_string(dir.join("run/train.toml")).unwrap();
+    assert!(resolved.contains("sampler = \"ddim\""), "{resolved}");
+}

@@ -251,10 +251,16 @@ impl<K: Components> AdtModel<K> {
             None => conditioner.encode_text(&batch.prompts, &device),
         };
         let cond = conditioner.condition(text, &batch.micro).detach();
-        // The unconditional branch as deployed: no negative prompt, same micro-conditioning.
+        // The unconditional branch as deployed: no negative prompt, the family's negative
+        // micro-conditioning.
         let uncond = (self.ctx.config.cfg_scale > 1.0).then(|| {
             let u = conditioner.unconditional_text(b, &device);
-            conditioner.condition(u, &batch.micro).detach()
+            let micro: Vec<MicroCond> = batch
+                .micro
+                .iter()
+                .map(|m| conditioner.negative_micro(m))
+                .collect();
+            conditioner.condition(u, &micro).detach()
         });
         Ok(PreparedBatch {
             x0,

@@ -257,6 +257,13 @@ pub trait Conditioner: Module + ModuleDisplay + Sync + 'static {
         self.encode_text(&vec![String::new(); batch], device)
     }
 
+    /// The unconditional branch's micro-conditioning for a sample whose conditional branch
+    /// has `positive`, when the caller gives none: `positive` itself by default (diffusers'
+    /// SDXL base pipelines); the refiner's negative aesthetic score and `(0, 0)` crop.
+    fn negative_micro(&self, positive: &MicroCond) -> MicroCond {
+        *positive
+    }
+
     /// The denoiser's condition for `text` and one [`MicroCond`] per sample. The default
     /// ignores the micro-conditioning (SD1.x/2.x).
     fn condition(&self, text: TextEmbedding, micro: &[MicroCond]) -> Conditioning {

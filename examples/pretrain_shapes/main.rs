@@ -9,7 +9,7 @@
 //! 3. `dinov2_disc/` and `dinov2_eval/`: two small DINOv2-architecture ViTs supervised on
 //!    the attributes — the discriminator backbone and an evaluation network (+ its heads).
 //!
-//! It then samples held-out captions with `adt_sd15::Pipeline` (DDIM 25 steps, CFG 5),
+//! It then samples held-out captions with `adt_family::Pipeline` (DDIM 25 steps, CFG 5),
 //! scores the samples with the evaluation network, and writes `samples.png`,
 //! `README.md` (timings and numbers) and `MANIFEST.sha256`.
 //!

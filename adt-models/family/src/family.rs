@@ -137,6 +137,23 @@ impl<F: Family> Model<F> {
         Ok(self)
     }
 
+    /// The denoiser's in/out channels are the codec's latent channels (a check every
+    /// family's [`Family::check`] makes).
+    pub fn check_latent_channels(&self) -> Result<()> {
+        let latent = self.codec.latent_channels();
+        let (i, o) = (self.denoiser.in_channels(), self.denoiser.out_channels());
+        if i != latent || o != latent {
+            return Err(FamilyError::Mismatch {
+                source_desc: self.source.clone(),
+                message: format!(
+                    "{} in/out channels = {i}/{o} but the VAE has {latent} latent channels",
+                    F::Denoiser::SUBFOLDER
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// Native image size `(height, width)`: the denoiser's `sample_size` × the VAE's
     /// downscale (512² for SD1.5, 1024² for SDXL); 64 latent cells per side when the config
     /// states none.
@@ -255,6 +272,24 @@ impl ModelIndex {
             class_name,
             entries,
         })
+    }
+
+    /// Read the index of `source` and check it is a pipeline of family `F` (its
+    /// `_class_name` one of `F::PIPELINE_CLASSES`); the error names the file and the classes.
+    pub fn read_for<F: Family>(source: &ModelSource) -> Result<Self> {
+        let index = Self::read(source)?;
+        if !F::PIPELINE_CLASSES.contains(&index.class_name.as_str()) {
+            return Err(FamilyError::WrongFamily {
+                path: index.path.clone(),
+                message: format!(
+                    "`_class_name` {:?} is not a `{}` pipeline (expected one of {})",
+                    index.class_name,
+                    F::NAME,
+                    F::PIPELINE_CLASSES.join(", ")
+                ),
+            });
+        }
+        Ok(index)
     }
 
     /// Whether component `name` is present (`["transformers", "CLIPTextModel"]`, not

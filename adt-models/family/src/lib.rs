@@ -25,4 +25,4 @@ mod pipeline;
 pub use error::{FamilyError, Result};
 pub use family::{Family, Model, ModelIndex, SchedulerFile, Tuning};
 pub use noise::{GivenNoise, NoiseSource, SeededNoise};
-pub use pipeline::{Generated, InitImage, NEGATIVE_AESTHETIC_SCORE, Pipeline, Request};
+pub use pipeline::{Generated, InitImage, Pipeline, Request};

@@ -14,9 +14,6 @@ use crate::error::{FamilyError, Result};
 use crate::family::Family;
 use crate::noise::NoiseSource;
 
-/// diffusers' default `negative_aesthetic_score` (`StableDiffusionXLImg2ImgPipeline`).
-pub const NEGATIVE_AESTHETIC_SCORE: f32 = 2.5;
-
 /// What to generate.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -37,8 +34,9 @@ pub struct Request {
     /// `target_size`, the refiner's `aesthetic_score`); `None` is diffusers' default:
     /// [`MicroCond::full`] of `(height, width)`.
     pub micro: Option<MicroCond>,
-    /// The unconditional branch's micro-conditioning; `None` is diffusers' default: the
-    /// same as `micro` with `aesthetic_score` [`NEGATIVE_AESTHETIC_SCORE`].
+    /// The unconditional branch's micro-conditioning; `None` is diffusers' default, which
+    /// the family's [`Conditioner::negative_micro`] gives (SDXL base: the same as `micro`;
+    /// the refiner: crop `(0, 0)` and aesthetic score 2.5).
     pub negative_micro: Option<MicroCond>,
 }
 
@@ -57,15 +55,15 @@ impl Request {
         }
     }
 
-    /// The micro-conditioning of the conditional and the unconditional branch.
-    pub fn micro_pair(&self) -> (MicroCond, MicroCond) {
+    /// The micro-conditioning of the conditional and the unconditional branch under
+    /// `conditioner`'s defaults.
+    pub fn micro_pair(&self, conditioner: &impl Conditioner) -> (MicroCond, MicroCond) {
         let pos = self
             .micro
             .unwrap_or_else(|| MicroCond::full((self.height as u32, self.width as u32)));
-        let neg = self.negative_micro.unwrap_or(MicroCond {
-            aesthetic_score: NEGATIVE_AESTHETIC_SCORE,
-            ..pos
-        });
+        let neg = self
+            .negative_micro
+            .unwrap_or_else(|| conditioner.negative_micro(&pos));
         (pos, neg)
     }
 }
@@ -152,7 +150,7 @@ impl<F: Family> Pipeline<'_, F> {
     /// (diffusers' one UNet call for both branches) when guiding.
     fn condition(&self, request: &Request, cfg: bool, device: &Device) -> Result<Conditioning> {
         let b = request.prompts.len();
-        let (micro, negative_micro) = request.micro_pair();
+        let (micro, negative_micro) = request.micro_pair(self.conditioner);
         let negative = self.negatives(request)?;
         let cond = self.conditioner.condition(
             self.conditioner.encode_text(&request.prompts, device),

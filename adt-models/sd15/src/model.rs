@@ -4,10 +4,9 @@
 use std::path::Path;
 
 use adt_clip::{ClipTextConfig, ClipTextModel, ClipTokenizer, SD1_SINGLE_FILE_REMAP};
-use adt_diffusion::config_util::PerBlock;
 use adt_diffusion::single_file;
 use adt_family::adapters::{LatentCodec, UnetDenoiser, VaeCodec};
-use adt_family::{Family, FamilyError, Model, Result, SchedulerFile};
+use adt_family::{Family, FamilyError, Model, ModelIndex, Result, SchedulerFile};
 use adt_models_common::ModelSource;
 use burn::prelude::*;
 
@@ -36,6 +35,7 @@ impl Family for Sd15 {
     /// `tokenizer/`, `scheduler/`); hub repos resolve through the hf-hub cache and work
     /// offline from a filled cache (`HF_HUB_OFFLINE=1`).
     fn from_pretrained(source: &ModelSource, device: &Device) -> Result<Model<Self>> {
+        ModelIndex::read_for::<Self>(source)?;
         let scheduler = SchedulerFile::of_pipeline(source)?;
         let model = Model {
             denoiser: UnetDenoiser::from_pipeline(source, &scheduler, device)?,
@@ -76,6 +76,7 @@ impl Family for Sd15 {
                 ),
             });
         }
+        ModelIndex::read_for::<Self>(configs)?;
         let scheduler = SchedulerFile::of_pipeline(configs)?;
         let model = Model {
             denoiser: UnetDenoiser::from_single_file(path, configs, &scheduler, device)?,
@@ -105,22 +106,23 @@ impl Family for Sd15 {
             message,
         };
         let hidden = model.conditioner.hidden_size();
-        let widths = match &unet.cross_attention_dim {
-            PerBlock::One(w) => vec![*w],
-            PerBlock::Many(ws) => ws.clone(),
-        };
+        let widths = model.denoiser.cross_attention_widths();
         if widths.iter().any(|&w| w != hidden) {
             return Err(mismatch(format!(
                 "unet cross_attention_dim = {widths:?} but the text encoder's hidden_size = {hidden}"
             )));
         }
-        let latent = model.codec.latent_channels();
-        if unet.in_channels != latent || unet.out_channels != latent {
+        let (tokens, positions) = (
+            model.conditioner.tokenizer.max_length(),
+            model.conditioner.text_encoder.max_positions(),
+        );
+        if tokens > positions {
             return Err(mismatch(format!(
-                "unet in/out channels = {}/{} but the VAE has {latent} latent channels",
-                unet.in_channels, unet.out_channels
+                "the tokenizer's model_max_length {tokens} exceeds the text encoder's \
+                 max_position_embeddings {positions}"
             )));
         }
+        model.check_latent_channels()?;
         if model.denoiser.takes_added_cond() {
             return Err(mismatch(format!(
                 "the UNet has addition_embed_type {:?} (SDXL's added conditions); load it as \

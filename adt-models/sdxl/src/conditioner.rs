@@ -5,6 +5,9 @@ use adt_clip::{ClipTextModel, ClipTokenizer};
 use adt_plugin::traits::{Conditioner, Conditioning, MicroCond, TextEmbedding};
 use burn::prelude::*;
 
+/// diffusers' default `negative_aesthetic_score` (`StableDiffusionXLImg2ImgPipeline`).
+pub const NEGATIVE_AESTHETIC_SCORE: f32 = 2.5;
+
 /// The pipeline options of `model_index.json` that change the conditioning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SdxlOptions {
@@ -109,8 +112,8 @@ impl SdxlConditioner {
     }
 }
 
-/// `hidden_states[-2]` of `model` on `prompts` (and the whole output).
-fn penultimate(
+/// `model`'s outputs (every hidden state, the pooled and projected outputs) on `prompts`.
+fn encode(
     model: &ClipTextModel,
     tokenizer: &ClipTokenizer,
     prompts: &[String],
@@ -125,6 +128,7 @@ fn penultimate(
     model.forward(ids)
 }
 
+/// `hidden_states[-2]`: the penultimate layer's output, before `final_layer_norm`.
 fn second_to_last(out: &adt_clip::ClipTextOutput) -> Tensor<3> {
     let n = out.hidden_states.len();
     out.hidden_states[n - 2].clone()
@@ -134,11 +138,11 @@ impl Conditioner for SdxlConditioner {
     fn encode_text(&self, prompts: &[String], device: &Device) -> TextEmbedding {
         let mut hidden = Vec::with_capacity(2);
         if let (Some(model), Some(tokenizer)) = (&self.text_encoder, &self.tokenizer) {
-            hidden.push(second_to_last(&penultimate(
+            hidden.push(second_to_last(&encode(
                 model, tokenizer, prompts, device,
             )));
         }
-        let out = penultimate(&self.text_encoder_2, &self.tokenizer_2, prompts, device);
+        let out = encode(&self.text_encoder_2, &self.tokenizer_2, prompts, device);
         hidden.push(second_to_last(&out));
         TextEmbedding {
             hidden: Tensor::cat(hidden, 2),
@@ -159,6 +163,21 @@ impl Conditioner for SdxlConditioner {
             pooled: self
                 .pooled_size()
                 .map(|p| Tensor::zeros([batch, p], device)),
+        }
+    }
+
+    /// diffusers' defaults: the base pipelines repeat the positive ids; the refiner's
+    /// (`requires_aesthetics_score`) `negative_crops_coords_top_left` defaults to `(0, 0)` and
+    /// `negative_aesthetic_score` to 2.5 (`StableDiffusionXLImg2ImgPipeline._get_add_time_ids`).
+    fn negative_micro(&self, positive: &MicroCond) -> MicroCond {
+        if self.options.requires_aesthetics_score {
+            MicroCond {
+                crop_top_left: (0, 0),
+                aesthetic_score: NEGATIVE_AESTHETIC_SCORE,
+                ..*positive
+            }
+        } else {
+            *positive
         }
     }
 

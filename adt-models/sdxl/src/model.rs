@@ -5,7 +5,6 @@
 use std::path::Path;
 
 use adt_clip::{ClipTextConfig, ClipTextModel, ClipTokenizer};
-use adt_diffusion::config_util::PerBlock;
 use adt_diffusion::single_file as ldm;
 use adt_family::adapters::{LatentCodec, UnetDenoiser, VaeCodec};
 use adt_family::{Family, FamilyError, Model, ModelIndex, Result, SchedulerFile};
@@ -39,18 +38,11 @@ impl Sdxl {
 
     /// The pipeline index, checked to be an SDXL one with a second text encoder.
     fn index(source: &ModelSource) -> Result<ModelIndex> {
-        let index = ModelIndex::read(source)?;
+        let index = ModelIndex::read_for::<Self>(source)?;
         let wrong = |message: String| FamilyError::WrongFamily {
             path: index.path.clone(),
             message,
         };
-        if !Self::PIPELINE_CLASSES.contains(&index.class_name.as_str()) {
-            return Err(wrong(format!(
-                "`_class_name` {:?} is not an SDXL pipeline (expected one of {})",
-                index.class_name,
-                Self::PIPELINE_CLASSES.join(", ")
-            )));
-        }
         for part in ["text_encoder_2", "tokenizer_2"] {
             if !index.has_component(part) {
                 return Err(wrong(format!(
@@ -111,8 +103,8 @@ impl Family for Sdxl {
     }
 
     /// Load the UNet, VAE and both text encoders from the original SGM single file
-    /// (`model.diffusion_model.*`, `first_stage_model.*`, `conditioner.embedders.{0,1}.*`,
-    /// see [`crate::single_file`]). The file carries no configs: they, the tokenizers, the
+    /// (`model.diffusion_model.*`, `first_stage_model.*`, `conditioner.embedders.{0,1}.*`;
+    /// the refiner's file has OpenCLIP alone as embedder 0; see [`crate::single_file`]). The file carries no configs: they, the tokenizers, the
     /// pipeline options and the scheduler config come from `configs`, a diffusers SDXL
     /// folder or repo of the same architecture (e.g.
     /// `stabilityai/stable-diffusion-xl-base-1.0`).
@@ -123,7 +115,7 @@ impl Family for Sdxl {
     ) -> Result<Model<Self>> {
         let keys = ldm::keys(path)?;
         let has = |prefix: &str| keys.iter().any(|k| k.starts_with(prefix));
-        if !has(single_file::TEXT_ENCODER_2_PREFIX) {
+        let Some(openclip) = single_file::openclip_prefix(&keys) else {
             let hint = if has("cond_stage_model.") {
                 " (its `cond_stage_model.*` text encoder makes it an SD1.x/2.x file: use family \"sd15\")"
             } else {
@@ -132,11 +124,13 @@ impl Family for Sdxl {
             return Err(FamilyError::WrongFamily {
                 path: path.to_path_buf(),
                 message: format!(
-                    "not an SDXL single file: no `{}*` (OpenCLIP ViT-bigG){hint}",
-                    single_file::TEXT_ENCODER_2_PREFIX
+                    "not an SDXL single file: no OpenCLIP ViT-bigG under `{}*` (base) or `{}*` \
+                     (refiner){hint}",
+                    single_file::TEXT_ENCODER_2_PREFIX,
+                    single_file::REFINER_TEXT_ENCODER_2_PREFIX
                 ),
             });
-        }
+        };
         let index = Self::index(configs)?;
         let scheduler = SchedulerFile::of_pipeline(configs)?;
         let first = if has(single_file::TEXT_ENCODER_PREFIX) {
@@ -154,7 +148,7 @@ impl Family for Sdxl {
             codec: VaeCodec::from_single_file(path, configs, device)?,
             conditioner: SdxlConditioner::new(
                 first,
-                single_file::load_text_encoder_2(path, &cfg_2, device)?,
+                single_file::load_text_encoder_2(path, openclip, &cfg_2, device)?,
                 ClipTokenizer::from_pretrained(configs, "tokenizer_2")?,
                 Self::options(&index),
             ),
@@ -175,10 +169,7 @@ impl Family for Sdxl {
             source_desc: model.source.clone(),
             message,
         };
-        let widths = match &unet.cross_attention_dim {
-            PerBlock::One(w) => vec![*w],
-            PerBlock::Many(ws) => ws.clone(),
-        };
+        let widths = model.denoiser.cross_attention_widths();
         let hidden = c.hidden_size();
         if widths.iter().any(|&w| w != hidden) {
             let parts = match &c.text_encoder {
@@ -193,6 +184,25 @@ impl Family for Sdxl {
                 "unet cross_attention_dim = {widths:?}, but the text encoders' widths sum to \
                  {hidden} = {parts}"
             )));
+        }
+        // Both encoders' hidden states are concatenated per token: equal sequence lengths,
+        // each within its encoder's positions.
+        let encoders = c
+            .text_encoder
+            .iter()
+            .zip(&c.tokenizer)
+            .map(|(m, t)| ("text_encoder", m, t))
+            .chain([("text_encoder_2", &c.text_encoder_2, &c.tokenizer_2)]);
+        let len = c.tokenizer_2.max_length();
+        for (name, m, t) in encoders {
+            if t.max_length() != len || t.max_length() > m.max_positions() {
+                return Err(mismatch(format!(
+                    "{name}: tokenizer model_max_length {} (tokenizer_2: {len}) must equal the \
+                     other tokenizer's and fit the encoder's max_position_embeddings {}",
+                    t.max_length(),
+                    m.max_positions()
+                )));
+            }
         }
         let Some(pooled) = c.pooled_size() else {
             return Err(mismatch(
@@ -224,13 +234,6 @@ impl Family for Sdxl {
                 }
             )));
         }
-        let latent = model.codec.latent_channels();
-        if unet.in_channels != latent || unet.out_channels != latent {
-            return Err(mismatch(format!(
-                "unet in/out channels = {}/{} but the VAE has {latent} latent channels",
-                unet.in_channels, unet.out_channels
-            )));
-        }
-        Ok(())
+        model.check_latent_channels()
     }
 }

@@ -6,6 +6,7 @@
 //! | `first_stage_model.`                    | `vae` (adt-diffusion's LDM table)                |
 //! | `conditioner.embedders.0.transformer.`  | `text_encoder`: transformers names below the prefix |
 //! | `conditioner.embedders.1.model.`        | `text_encoder_2`: the OpenCLIP layout, [`OPENCLIP_KEYS`] |
+//! | `conditioner.embedders.0.model.`        | the refiner's `text_encoder_2` (its only embedder) |
 //!
 //! The OpenCLIP table is ported from diffusers' `convert_open_clip_checkpoint`
 //! (`loaders/single_file_utils.py`) and `scripts/convert_diffusers_to_original_sdxl.py`:
@@ -23,8 +24,20 @@ use regex::Regex;
 
 /// Where `text_encoder` (OpenAI CLIP ViT-L, transformers names) lives in the file.
 pub const TEXT_ENCODER_PREFIX: &str = "conditioner.embedders.0.transformer.";
-/// Where `text_encoder_2` (OpenCLIP ViT-bigG) lives in the file.
+/// Where `text_encoder_2` (OpenCLIP ViT-bigG) lives in a base file.
 pub const TEXT_ENCODER_2_PREFIX: &str = "conditioner.embedders.1.model.";
+/// Where it lives in a refiner file (`sd_xl_refiner_1.0.safetensors`: OpenCLIP is the only
+/// embedder).
+pub const REFINER_TEXT_ENCODER_2_PREFIX: &str = "conditioner.embedders.0.model.";
+
+/// The OpenCLIP prefix of a file with these keys: the base layout's, else the refiner's.
+pub fn openclip_prefix<'a>(
+    keys: impl IntoIterator<Item = &'a String> + Clone,
+) -> Option<&'static str> {
+    [TEXT_ENCODER_2_PREFIX, REFINER_TEXT_ENCODER_2_PREFIX]
+        .into_iter()
+        .find(|p| keys.clone().into_iter().any(|k| k.starts_with(p)))
+}
 
 /// How a checkpoint tensor becomes the module's tensor(s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,17 +139,20 @@ fn prefixed(
         .collect())
 }
 
-/// The OpenCLIP tensors of `path` under transformers names. Strict: a key the table does
-/// not know (and [`OPENCLIP_IGNORED`] does not list) is an error naming it.
-pub fn openclip_tensors(path: &Path) -> Result<BTreeMap<String, TensorData>, LoadError> {
-    let raw = prefixed(path, TEXT_ENCODER_2_PREFIX, "OpenCLIP text encoder")?;
+/// The OpenCLIP tensors below `prefix` of `path` under transformers names. Strict: a key the
+/// table does not know (and [`OPENCLIP_IGNORED`] does not list) is an error naming it.
+pub fn openclip_tensors(
+    path: &Path,
+    prefix: &str,
+) -> Result<BTreeMap<String, TensorData>, LoadError> {
+    let raw = prefixed(path, prefix, "OpenCLIP text encoder")?;
     let table: Vec<(Regex, &str, Transform)> = OPENCLIP_KEYS
         .iter()
         .map(|(re, to, t)| (Regex::new(re).expect("valid table regex"), *to, *t))
         .collect();
     let mut out = BTreeMap::new();
     for (local, data) in raw {
-        let key = format!("{TEXT_ENCODER_2_PREFIX}{local}");
+        let key = format!("{prefix}{local}");
         if OPENCLIP_IGNORED.contains(&local.as_str()) {
             continue;
         }
@@ -222,13 +238,15 @@ fn load_clip(
     )?)
 }
 
-/// `text_encoder_2` (OpenCLIP ViT-bigG, with projection) out of an SGM single file.
+/// `text_encoder_2` (OpenCLIP ViT-bigG, with projection) out of an SGM single file, below
+/// `prefix` ([`openclip_prefix`]).
 pub fn load_text_encoder_2(
     path: &Path,
+    prefix: &str,
     config: &ClipTextConfig,
     device: &Device,
 ) -> Result<ClipTextModel, adt_clip::ClipError> {
-    load_clip(path, config, true, &openclip_tensors(path)?, device)
+    load_clip(path, config, true, &openclip_tensors(path, prefix)?, device)
 }
 
 /// `text_encoder` (CLIP ViT-L, transformers names below [`TEXT_ENCODER_PREFIX`]) out of an

@@ -180,25 +180,52 @@ fn the_refiner_loads_and_samples_as_diffusers() {
     assert!(sd.conditioner.options.requires_aesthetics_score);
     assert!(!sd.conditioner.options.force_zeros_for_empty_prompt);
     let io = io();
+    let out = refiner_img2img(&sd, &io, &device);
+    check_latents("refiner", out.latents, &io["refiner_img2img.latents_out"]);
+    check_image("refiner", out.images, &io["refiner_img2img.image"]);
+    // The refiner's SGM single file (OpenCLIP as embedder 0) loads to identical outputs.
+    let file = SdxlModel::from_single_file(
+        &fixtures().join("tiny_sdxl_refiner_single_file.safetensors"),
+        &ModelSource::Local(fixtures().join("tiny_sdxl_refiner")),
+        &device,
+    )
+    .unwrap();
+    let from_file = refiner_img2img(&file, &io, &device);
+    let folder = refiner_img2img(&sd, &io, &device);
+    assert_eq!(
+        max_abs_diff(&from_file.latents.into_data(), &folder.latents.into_data()),
+        0.0,
+        "refiner single file and folder differ"
+    );
+}
+
+/// The fixture's refiner case: img2img, CFG 4, crop (4, 8) (the negative branch keeps the
+/// refiner's default (0, 0) and aesthetic score 2.5).
+fn refiner_img2img(
+    sd: &SdxlModel,
+    io: &BTreeMap<String, TensorData>,
+    device: &Device,
+) -> adt_family::Generated {
     let request = Request {
         init: Some(InitImage {
-            image: tensor(&io, "refiner.init", &device)
+            image: tensor(io, "refiner.init", device)
                 .mul_scalar(2.0)
                 .sub_scalar(1.0),
             strength: 0.5,
         }),
+        micro: Some(MicroCond {
+            crop_top_left: (4, 8),
+            ..MicroCond::full((H as u32, W as u32))
+        }),
         ..Request::txt2img(prompts(&PROMPTS[1..]), 4.0, H, W)
     };
     let mut noise = GivenNoise::new([
-        tensor(&io, "refiner.posterior_noise", &device),
-        tensor(&io, "refiner.noise", &device),
+        tensor(io, "refiner.posterior_noise", device),
+        tensor(io, "refiner.noise", device),
     ]);
-    let out = sd
-        .pipeline()
-        .generate(&scheduler(&sd, "ddim", 4), &request, &mut noise, &device)
-        .unwrap();
-    check_latents("refiner", out.latents, &io["refiner_img2img.latents_out"]);
-    check_image("refiner", out.images, &io["refiner_img2img.image"]);
+    sd.pipeline()
+        .generate(&scheduler(sd, "ddim", 4), &request, &mut noise, device)
+        .unwrap()
 }
 
 #[test]
@@ -291,7 +318,16 @@ fn bad_checkpoints_are_named() {
     });
     let e = load(&dir);
     assert!(
-        e.contains("StableDiffusionPipeline") && e.contains("not an SDXL pipeline"),
+        e.contains("StableDiffusionPipeline") && e.contains("is not a `sdxl` pipeline"),
+        "{e}"
+    );
+    // ... and the SDXL folder read as SD1.x.
+    std::fs::write(&index, &original).unwrap();
+    let e = adt_sd15::Sd15Model::from_pretrained(&ModelSource::Local(dir.clone()), &device)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("model_index.json") && e.contains("is not a `sd15` pipeline"),
         "{e}"
     );
     std::fs::write(&index, &original).unwrap();

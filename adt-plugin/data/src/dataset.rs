@@ -137,7 +137,7 @@ impl ImageCaptionDataset {
                         applied,
                     });
                 }
-                Err(msg) => last_err = msg,
+                Err(msg) => last_err = format!("{}: {msg}", self.records[candidate].path.display()),
             }
         }
         Err(DataError::NoDecodableImage(last_err))

@@ -69,7 +69,7 @@ pub struct SampleArgs {
     /// img2img: the start image (resized to width × height).
     #[arg(long)]
     init: Option<PathBuf>,
-    /// img2img strength in [0, 1].
+    /// img2img strength in [0, 1] (diffusers' defaults: 0.8 for SD1.x, 0.3 for SDXL).
     #[arg(long, default_value_t = 0.75)]
     strength: f64,
     /// SDXL micro-conditioning: the original size `H,W` (default: the image size).

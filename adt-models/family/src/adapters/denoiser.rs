@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use adt_diffusion::config_util::SampleSize;
+use adt_diffusion::config_util::{PerBlock, SampleSize};
 use adt_diffusion::{AddedCond, UNet2DConditionConfig, UNet2DConditionModel};
 use adt_models_common::{ModelSource, read_config};
 use adt_plugin::traits::{Conditioning, Denoiser, Prediction};
@@ -28,6 +28,8 @@ pub trait ComponentDenoiser: Denoiser + Sized {
     fn save_pretrained(&self, dir: &Path) -> Result<()>;
     /// Latent channels it takes.
     fn in_channels(&self) -> usize;
+    /// Latent channels it predicts.
+    fn out_channels(&self) -> usize;
     /// Its native latent size `(height, width)`, when the config states one.
     fn sample_size(&self) -> Option<(usize, usize)>;
 }
@@ -70,6 +72,15 @@ impl UnetDenoiser {
         let config: UNet2DConditionConfig = read_config(&configs.file("unet/config.json")?)?;
         let unet = UNet2DConditionModel::from_single_file(path, &config, device)?;
         Ok(Self::new(unet, prediction))
+    }
+
+    /// The text width each cross-attention block attends to (`cross_attention_dim`, one value
+    /// or one per block).
+    pub fn cross_attention_widths(&self) -> Vec<usize> {
+        match &self.unet.config().cross_attention_dim {
+            PerBlock::One(w) => vec![*w],
+            PerBlock::Many(ws) => ws.clone(),
+        }
     }
 
     /// Whether the UNet takes SDXL's added conditions (`addition_embed_type: "text_time"`).
@@ -126,6 +137,10 @@ impl ComponentDenoiser for UnetDenoiser {
 
     fn in_channels(&self) -> usize {
         self.unet.config().in_channels
+    }
+
+    fn out_channels(&self) -> usize {
+        self.unet.config().out_channels
     }
 
     fn sample_size(&self) -> Option<(usize, usize)> {

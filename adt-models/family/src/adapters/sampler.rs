@@ -3,7 +3,8 @@
 
 use adt_plugin::traits::{NoiseLevel, NoiseSchedule, Prediction, Sampler, SamplerHistory};
 use adt_schedulers::{
-    NoiseSchedule as AlphaTable, PredictionType, SamplerName, Scheduler, SchedulerConfig, StepState,
+    NoiseSchedule as AlphaTable, PredictionType, SAMPLER_NAMES, SamplerName, Scheduler,
+    SchedulerConfig, StepState,
 };
 use std::sync::{Arc, Mutex};
 
@@ -37,9 +38,14 @@ impl SchedulerSampler {
     /// is a deterministic function of the start latent and the model outputs.
     pub fn new(name: SamplerName, config: SchedulerConfig) -> Result<Self> {
         if !name.is_deterministic() {
+            let deterministic: Vec<&str> = SAMPLER_NAMES
+                .into_iter()
+                .filter(|n| n.parse::<SamplerName>().is_ok_and(|s| s.is_deterministic()))
+                .collect();
             return Err(FamilyError::Request(format!(
                 "sampler `{name}` adds fresh noise every step; ADT training needs a deterministic \
-                 sampler (ddim, euler, euler-karras, dpmpp-2m, dpmpp-2m-karras)"
+                 sampler ({})",
+                deterministic.join(", ")
             )));
         }
         Scheduler::new(&config, 1)?; // reject unusable configs now, not mid-training
