@@ -7,8 +7,10 @@
 //! the file and the key instead of a silently half-initialised model.
 
 mod config;
+pub mod convert;
 mod error;
 mod source;
+pub mod single_file;
 pub mod tensor_io;
 pub mod testing;
 mod weights;

@@ -16,7 +16,8 @@ pub mod keys;
 pub mod layers;
 pub mod load;
 pub mod resnet;
-pub mod single_file;
+/// Reading parts of original single files (moved to `adt-models-common`, re-exported here).
+pub use adt_models_common::single_file;
 pub mod transformer;
 pub mod unet;
 pub mod vae;

@@ -11,16 +11,17 @@
 //! The OpenCLIP table is ported from diffusers' `convert_open_clip_checkpoint`
 //! (`loaders/single_file_utils.py`) and `scripts/convert_diffusers_to_original_sdxl.py`:
 //! the fused attention `in_proj` is split in three equal parts (q, k, v) and
-//! `text_projection` (used as `x @ P`, `[width, proj]`) is transposed into a linear weight.
+//! `text_projection` (used as `x @ P`, `[width, proj]`) is transposed into a linear weight
+//! (`adt_models_common::convert`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use adt_clip::{ClipTextConfig, ClipTextModel, IGNORED_KEYS};
-use adt_diffusion::single_file::read_prefixed;
+use adt_models_common::convert::{Rule, Transform, convert, rule};
+use adt_models_common::single_file::read_prefixed;
 use adt_models_common::{LoadError, LoadOptions, load_tensor_map};
 use burn::prelude::*;
-use regex::Regex;
 
 /// Where `text_encoder` (OpenAI CLIP ViT-L, transformers names) lives in the file.
 pub const TEXT_ENCODER_PREFIX: &str = "conditioner.embedders.0.transformer.";
@@ -39,67 +40,55 @@ pub fn openclip_prefix<'a>(
         .find(|p| keys.clone().into_iter().any(|k| k.starts_with(p)))
 }
 
-/// How a checkpoint tensor becomes the module's tensor(s).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transform {
-    /// Unchanged.
-    Copy,
-    /// 2-D transpose (`text_projection` `[width, proj]` → linear weight `[proj, width]`).
-    Transpose,
-    /// Split along dim 0 into three equal parts, written to the target with `{}` replaced by
-    /// `q`, `k`, `v` (the fused `in_proj_weight` / `in_proj_bias`).
-    SplitQkv,
-}
-
-/// OpenCLIP key (below [`TEXT_ENCODER_2_PREFIX`], regex) → transformers
-/// `CLIPTextModelWithProjection` key, and the transform.
-pub const OPENCLIP_KEYS: &[(&str, &str, Transform)] = &[
-    (
+/// OpenCLIP key (below the OpenCLIP prefix) → transformers `CLIPTextModelWithProjection`
+/// key, and the transform.
+pub const OPENCLIP_KEYS: &[Rule] = &[
+    rule(
         r"^token_embedding\.weight$",
         "text_model.embeddings.token_embedding.weight",
         Transform::Copy,
     ),
-    (
+    rule(
         r"^positional_embedding$",
         "text_model.embeddings.position_embedding.weight",
         Transform::Copy,
     ),
-    (
+    rule(
         r"^ln_final\.(weight|bias)$",
         "text_model.final_layer_norm.$1",
         Transform::Copy,
     ),
-    (
+    rule(
         r"^text_projection$",
         "text_projection.weight",
         Transform::Transpose,
     ),
-    (
+    rule(
         r"^transformer\.resblocks\.(\d+)\.ln_1\.(weight|bias)$",
         "text_model.encoder.layers.$1.layer_norm1.$2",
         Transform::Copy,
     ),
-    (
+    rule(
         r"^transformer\.resblocks\.(\d+)\.ln_2\.(weight|bias)$",
         "text_model.encoder.layers.$1.layer_norm2.$2",
         Transform::Copy,
     ),
-    (
+    rule(
         r"^transformer\.resblocks\.(\d+)\.mlp\.c_fc\.(weight|bias)$",
         "text_model.encoder.layers.$1.mlp.fc1.$2",
         Transform::Copy,
     ),
-    (
+    rule(
         r"^transformer\.resblocks\.(\d+)\.mlp\.c_proj\.(weight|bias)$",
         "text_model.encoder.layers.$1.mlp.fc2.$2",
         Transform::Copy,
     ),
-    (
+    rule(
         r"^transformer\.resblocks\.(\d+)\.attn\.out_proj\.(weight|bias)$",
         "text_model.encoder.layers.$1.self_attn.out_proj.$2",
         Transform::Copy,
     ),
-    (
+    rule(
         r"^transformer\.resblocks\.(\d+)\.attn\.in_proj_(weight|bias)$",
         "text_model.encoder.layers.$1.self_attn.{}_proj.$2",
         Transform::SplitQkv,
@@ -108,15 +97,7 @@ pub const OPENCLIP_KEYS: &[(&str, &str, Transform)] = &[
 
 /// OpenCLIP tensors with no counterpart in transformers' text model (the contrastive
 /// `logit_scale`; the causal `attn_mask` buffer some files keep).
-pub const OPENCLIP_IGNORED: &[&str] = &["logit_scale", "attn_mask"];
-
-fn tensor_error(path: &Path, key: &str, message: String) -> LoadError {
-    LoadError::Tensor {
-        path: path.to_path_buf(),
-        key: key.to_string(),
-        message,
-    }
-}
+pub const OPENCLIP_IGNORED: &[&str] = &["^logit_scale$", "^attn_mask$"];
 
 /// The tensors of `path` below `prefix`, with the prefix stripped; none is an error naming
 /// `what` was expected.
@@ -146,75 +127,7 @@ pub fn openclip_tensors(
     prefix: &str,
 ) -> Result<BTreeMap<String, TensorData>, LoadError> {
     let raw = prefixed(path, prefix, "OpenCLIP text encoder")?;
-    let table: Vec<(Regex, &str, Transform)> = OPENCLIP_KEYS
-        .iter()
-        .map(|(re, to, t)| (Regex::new(re).expect("valid table regex"), *to, *t))
-        .collect();
-    let mut out = BTreeMap::new();
-    for (local, data) in raw {
-        let key = format!("{prefix}{local}");
-        if OPENCLIP_IGNORED.contains(&local.as_str()) {
-            continue;
-        }
-        let Some((re, to, transform)) = table.iter().find(|(re, _, _)| re.is_match(&local)) else {
-            return Err(tensor_error(
-                path,
-                &key,
-                "not a tensor of the OpenCLIP text encoder layout".into(),
-            ));
-        };
-        let target = re.replace(&local, *to).into_owned();
-        let shape = data.shape().to_vec();
-        let values = |data: TensorData| {
-            data.try_into_vec::<f32>()
-                .map_err(|e| tensor_error(path, &key, format!("{e:?}")))
-        };
-        match transform {
-            Transform::Copy => {
-                out.insert(target, data);
-            }
-            Transform::Transpose => {
-                if shape.len() != 2 {
-                    return Err(tensor_error(
-                        path,
-                        &key,
-                        format!("expected 2-D, found {shape:?}"),
-                    ));
-                }
-                let (r, c) = (shape[0], shape[1]);
-                let v = values(data)?;
-                let mut t = vec![0f32; r * c];
-                for i in 0..r {
-                    for j in 0..c {
-                        t[j * r + i] = v[i * c + j];
-                    }
-                }
-                out.insert(target, TensorData::new(t, [c, r]));
-            }
-            Transform::SplitQkv => {
-                if shape.is_empty() || !shape[0].is_multiple_of(3) {
-                    return Err(tensor_error(
-                        path,
-                        &key,
-                        format!(
-                            "a fused q/k/v tensor needs a first dimension divisible by 3, found {shape:?}"
-                        ),
-                    ));
-                }
-                let v = values(data)?;
-                let part = v.len() / 3;
-                let mut part_shape = shape.clone();
-                part_shape[0] /= 3;
-                for (i, name) in ["q", "k", "v"].into_iter().enumerate() {
-                    out.insert(
-                        target.replace("{}", name),
-                        TensorData::new(v[i * part..(i + 1) * part].to_vec(), part_shape.clone()),
-                    );
-                }
-            }
-        }
-    }
-    Ok(out)
+    convert(raw, OPENCLIP_KEYS, OPENCLIP_IGNORED, path, prefix)
 }
 
 /// A CLIP text model of `config` (with the projection head when `projection`) loaded

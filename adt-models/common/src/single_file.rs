@@ -1,16 +1,17 @@
 //! Reading parts of an original-layout single-file checkpoint (`*.safetensors` holding
-//! `model.diffusion_model.*`, `first_stage_model.*`, `cond_stage_model.*`, ...).
+//! `model.diffusion_model.*`, `first_stage_model.*`, `cond_stage_model.*`,
+//! `text_encoders.*`, ...).
 //!
 //! Only the header is parsed up front; tensors are read one by one, so pulling the VAE
-//! out of a multi-GB file reads only the VAE's bytes. (A local helper: `adt-models-common`
-//! reads whole files.)
+//! out of a multi-GB file reads only the VAE's bytes. Floats are upcast to f32, including
+//! the fp8 (`F8_E4M3`, `F8_E5M2`) text encoders some files bundle.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-use adt_models_common::LoadError;
+use crate::LoadError;
 use burn::tensor::TensorData;
 use serde::Deserialize;
 
@@ -125,9 +126,15 @@ pub fn read_prefixed(path: &Path, prefix: &str) -> Result<BTreeMap<String, Tenso
                 .chunks_exact(2)
                 .map(|c| half::bf16::from_le_bytes(c.try_into().expect("2 bytes")).to_f32())
                 .collect(),
+            "F8_E4M3" => bytes.iter().map(|&b| f8_e4m3_to_f32(b)).collect(),
+            "F8_E5M2" => bytes
+                .iter()
+                // E5M2 is the top byte of an IEEE half.
+                .map(|&b| half::f16::from_bits((b as u16) << 8).to_f32())
+                .collect(),
             other => {
                 return Err(tensor_err(format!(
-                    "unsupported dtype {other} (expected F32, F16 or BF16)"
+                    "unsupported dtype {other} (expected F32, F16, BF16, F8_E4M3 or F8_E5M2)"
                 )));
             }
         };
@@ -141,4 +148,44 @@ pub fn read_prefixed(path: &Path, prefix: &str) -> Result<BTreeMap<String, Tenso
         out.insert(key.clone(), TensorData::new(values, e.shape.clone()));
     }
     Ok(out)
+}
+
+/// `float8_e4m3fn` (1 sign, 4 exponent bits with bias 7, 3 mantissa bits; no infinities,
+/// `S.1111.111` is NaN) to f32, exactly.
+pub fn f8_e4m3_to_f32(b: u8) -> f32 {
+    let sign = if b & 0x80 != 0 { -1.0 } else { 1.0 };
+    let exp = ((b >> 3) & 0x0f) as i32;
+    let man = (b & 0x07) as f32;
+    if exp == 0x0f && (b & 0x07) == 0x07 {
+        return f32::NAN;
+    }
+    let magnitude = if exp == 0 {
+        man / 8.0 * 2f32.powi(-6)
+    } else {
+        (1.0 + man / 8.0) * 2f32.powi(exp - 7)
+    };
+    sign * magnitude
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fp8_e4m3_decodes_like_torch() {
+        // torch.tensor([...]).to(torch.float8_e4m3fn).view(torch.uint8) and back.
+        for (bits, value) in [
+            (0x00u8, 0.0f32),
+            (0x38, 1.0),
+            (0xb8, -1.0),
+            (0x40, 2.0),
+            (0x7e, 448.0),
+            (0x01, 2f32.powi(-9)),
+            (0x08, 2f32.powi(-6)),
+            (0x3c, 1.5),
+        ] {
+            assert_eq!(f8_e4m3_to_f32(bits), value, "{bits:#04x}");
+        }
+        assert!(f8_e4m3_to_f32(0x7f).is_nan());
+    }
 }
