@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 use adt_family::{Family, Model, ModelIndex};
 use adt_models_common::ModelSource;
+use adt_sd3::Sd3;
 use adt_sd15::Sd15;
 use adt_sdxl::Sdxl;
 use anyhow::{Context, Result, bail};
@@ -21,6 +22,8 @@ pub enum FamilyKind {
     Sd15,
     /// Stable Diffusion XL, base and refiner ([`adt_sdxl::Sdxl`]).
     Sdxl,
+    /// Stable Diffusion 3 and 3.5 ([`adt_sd3::Sd3`]).
+    Sd3,
 }
 
 /// A job written once for every family: [`FamilyKind::run`] calls `run::<F>` with the
@@ -32,13 +35,14 @@ pub trait FamilyJob {
 
 impl FamilyKind {
     /// Every family, in the order messages list them.
-    pub const ALL: [FamilyKind; 2] = [FamilyKind::Sd15, FamilyKind::Sdxl];
+    pub const ALL: [FamilyKind; 3] = [FamilyKind::Sd15, FamilyKind::Sdxl, FamilyKind::Sd3];
 
     /// Run `job` with this family's types (the one dispatch `match`).
     pub fn run<J: FamilyJob>(self, job: J) -> J::Output {
         match self {
             FamilyKind::Sd15 => job.run::<Sd15>(),
             FamilyKind::Sdxl => job.run::<Sdxl>(),
+            FamilyKind::Sd3 => job.run::<Sd3>(),
         }
     }
 

@@ -4,9 +4,9 @@
 //! one package:
 //! - [`plugin`]: the ADT engine (simulated inference with the backward-flow
 //!   constraint, siamese discriminator, losses, the burn-train strategy);
-//! - [`models`]: the model zoo (UNet2DCondition, AutoencoderKL, CLIP text,
-//!   schedulers, the family seam and pipeline, the SD1.5 and SDXL families, DINOv2, InceptionV3 for
-//!   FID);
+//! - [`models`]: the model zoo (UNet2DCondition, SD3's MMDiT, AutoencoderKL, CLIP text, T5,
+//!   schedulers, the family seam and pipeline, the SD1.5, SDXL and SD3 families, DINOv2,
+//!   InceptionV3 for FID);
 //! - [`family`]: the families the CLI knows and the one place a family is picked;
 //! - [`tui`]: the terminal dashboard.
 
@@ -30,6 +30,8 @@ pub mod models {
     pub use adt_inception as inception;
     pub use adt_models_common as common;
     pub use adt_schedulers as schedulers;
+    pub use adt_sd3 as sd3;
     pub use adt_sd15 as sd15;
     pub use adt_sdxl as sdxl;
+    pub use adt_t5 as t5;
 }

@@ -131,6 +131,73 @@ fn clip_text_with_and_without_projection() {
 }
 
 #[test]
+fn sd3_mmdit_t5_and_sixteen_channel_vae() {
+    let fx = root().join("adt-models/sd3/tests/fixtures");
+    let io = read_tensors(&fx.join("io.safetensors")).unwrap();
+    for (case, model) in [
+        ("mmdit", fx.join("tiny_sd3/transformer")),
+        ("sd35", fx.join("sd35_transformer")),
+    ] {
+        let names = [
+            "hidden_states",
+            "encoder_hidden_states",
+            "pooled_projections",
+            "timestep",
+        ];
+        let pairs: Vec<(String, &str)> =
+            names.iter().map(|n| (format!("{case}.{n}"), *n)).collect();
+        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(a, b)| (a.as_str(), *b)).collect();
+        let out = run("mmdit", &model, pick(&io, &pairs));
+        assert_close(
+            &format!("{case} sample"),
+            &out["sample"],
+            &io[&format!("{case}.sample")],
+            TOL,
+        );
+    }
+    let t5 = fx.join("tiny_sd3/text_encoder_3");
+    let plain = run("t5", &t5, pick(&io, &[("t5.input_ids", "input_ids")]));
+    assert_close(
+        "t5 last_hidden_state",
+        &plain["last_hidden_state"],
+        &io["t5.unmasked.last_hidden_state"],
+        TOL,
+    );
+    let masked = run(
+        "t5",
+        &t5,
+        pick(
+            &io,
+            &[
+                ("t5.input_ids", "input_ids"),
+                ("t5.attention_mask", "attention_mask"),
+            ],
+        ),
+    );
+    assert_close(
+        "t5 masked last_hidden_state",
+        &masked["last_hidden_state"],
+        &io["t5.masked.last_hidden_state"],
+        TOL,
+    );
+    let vae = fx.join("tiny_sd3/vae");
+    let enc = run("vae-encode", &vae, pick(&io, &[("vae.image", "image")]));
+    assert_close(
+        "16-ch vae posterior_mean",
+        &enc["posterior_mean"],
+        &io["vae.posterior_mean"],
+        TOL,
+    );
+    let dec = run("vae-decode", &vae, pick(&io, &[("vae.latents", "latents")]));
+    assert_close(
+        "16-ch vae decoded",
+        &dec["decoded"],
+        &io["vae.decoded"],
+        TOL,
+    );
+}
+
+#[test]
 fn dinov2_interpolated_positions() {
     let fx = root().join("adt-models/dinov2/tests/fixtures/tiny");
     let io = read_tensors(&fx.join("cases.safetensors")).unwrap();

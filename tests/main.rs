@@ -7,4 +7,5 @@ mod cli_eval_inception;
 mod cli_train;
 mod forward_harness;
 mod quickstart;
+mod sd3;
 mod sdxl;

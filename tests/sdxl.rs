@@ -35,7 +35,7 @@ fn sdxl_dir() -> PathBuf {
 /// Images of several sizes (all larger than 32 on both sides), captions naming the size.
 const SIZES: [(u32, u32); 4] = [(40, 56), (64, 48), (48, 48), (56, 40)];
 
-fn dataset(dir: &Path, n: usize) {
+pub fn dataset(dir: &Path, n: usize) {
     std::fs::create_dir_all(dir).unwrap();
     let mut meta = String::new();
     for i in 0..n {
@@ -221,7 +221,7 @@ fn sdxl_train_resume_export_sample() {
 /// `adt sample --noise` with a fixture's start latents rows `rows`, checked against the
 /// fixture's diffusers outputs.
 #[allow(clippy::too_many_arguments)]
-fn sample_matches(
+pub fn sample_matches(
     name: &str,
     model: &Path,
     io: &BTreeMap<String, TensorData>,
@@ -377,9 +377,9 @@ fn the_family_comes_from_model_index_and_an_unknown_class_is_named() {
             && e.contains("StableDiffusionXLPipeline (sdxl)"),
         "{e}"
     );
-    let e = "sd3".parse::<FamilyKind>().unwrap_err().to_string();
+    let e = "flux".parse::<FamilyKind>().unwrap_err().to_string();
     assert!(
-        e.contains("unknown model family `sd3`") && e.contains("sd15, sdxl"),
+        e.contains("unknown model family `flux`") && e.contains("sd15, sdxl, sd3"),
         "{e}"
     );
     // The CLI names it too.

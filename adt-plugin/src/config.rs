@@ -54,6 +54,36 @@ pub enum TimestepSampling {
     Uniform,
     /// u = sigmoid(n), n ~ N(logit_mean, logit_std²) (SD3 flow matching).
     LogitNormal,
+    /// diffusers' `mode` density: u = 1 − v − mode_scale·(cos²(πv/2) − 1 + v), v uniform.
+    Mode,
+}
+
+/// Per-sample weighting of `L_diff` by its noise level σ, as diffusers'
+/// `compute_loss_weighting_for_sd3` (`training_utils.py`); for flow models.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossWeighting {
+    /// Every sample weighs 1 (diffusers' `logit_normal` / `mode` / `none` schemes).
+    None,
+    /// σ⁻² (`sigma_sqrt`).
+    SigmaSqrt,
+    /// 2 / (π·(1 − 2σ + 2σ²)) (`cosmap`).
+    Cosmap,
+}
+
+impl LossWeighting {
+    /// The weight of a sample at noise level σ (f32, as diffusers computes it on the
+    /// scheduler's float32 sigmas).
+    pub fn weight(self, sigma: f32) -> f32 {
+        match self {
+            LossWeighting::None => 1.0,
+            LossWeighting::SigmaSqrt => sigma.powf(-2.0),
+            LossWeighting::Cosmap => {
+                let bot = 1.0 - 2.0 * sigma + 2.0 * sigma * sigma;
+                2.0 / (std::f32::consts::PI * bot)
+            }
+        }
+    }
 }
 
 /// Discriminator scoring rule.
@@ -247,6 +277,10 @@ pub struct AdtConfig {
     pub logit_mean: f64,
     /// Logit-normal std (SD3: 1).
     pub logit_std: f64,
+    /// Scale of the `mode` density [diffusers' default: 1.29].
+    pub mode_scale: f64,
+    /// Per-sample weighting of L_diff by σ (flow models only) [diffusers' default: none].
+    pub loss_weighting: LossWeighting,
     /// R1 penalty on the heads' inputs for real images [choice: off].
     pub r1: bool,
     /// R1 weight γ (penalty = γ/2 · E‖∇D‖²) [choice: 1e-5].
@@ -322,6 +356,8 @@ impl Default for AdtConfig {
             timestep_sampling: TimestepSampling::Uniform,
             logit_mean: 0.0,
             logit_std: 1.0,
+            mode_scale: 1.29,
+            loss_weighting: LossWeighting::None,
             r1: false,
             r1_gamma: 1e-5,
             r1_fd_step: 1e-2,
@@ -481,6 +517,9 @@ impl AdtConfig {
                 "logit_std",
                 format!("must be > 0, got {}", self.logit_std),
             ));
+        }
+        if !self.mode_scale.is_finite() {
+            return Err(AdtError::config("mode_scale", "must be finite"));
         }
         non_negative("r1_gamma", self.r1_gamma)?;
         if !(self.r1_fd_step.is_finite() && self.r1_fd_step > 0.0) {

@@ -36,7 +36,7 @@ pub mod trainer;
 pub mod traits;
 
 pub use components::{Components, Parts};
-pub use config::AdtConfig;
+pub use config::{AdtConfig, LossWeighting, TimestepSampling};
 pub use error::{AdtError, Result};
 pub use model::{AdtBatch, AdtModel, FrozenContext};
 pub use trainer::{AdtTrainer, RunReport};

@@ -61,14 +61,52 @@ pub fn diffusion_loss(pred: Tensor<4>, target: Tensor<4>) -> Tensor<1> {
     (pred - target).powi_scalar(2).mean()
 }
 
-/// Map a draw of a standard uniform / normal to the training fraction u ∈ (0,1).
-///
-/// `logit_normal = Some((mean, std))` gives SD3's `u = sigmoid(mean + std·n)`.
-pub fn training_fraction(rng: &mut EngineRng, logit_normal: Option<(f64, f64)>) -> f64 {
-    match logit_normal {
-        None => rng.uniform(),
-        Some((m, s)) => 1.0 / (1.0 + (-(m + s * rng.normal())).exp()),
+/// `L_diff` with per-sample weights `[B]`: `mean_b(w_b · mean_chw (pred − target)²)`, as the
+/// SD3 training scripts reduce `weighting · (pred − target)²`. `LossWeighting::None` goes
+/// through [`diffusion_loss`] instead (no multiply by ones).
+pub fn weighted_diffusion_loss(pred: Tensor<4>, target: Tensor<4>, weights: &[f32]) -> Tensor<1> {
+    let b = weights.len();
+    let w = Tensor::<4>::from_data(
+        TensorData::new(weights.to_vec(), [b, 1, 1, 1]),
+        &pred.device(),
+    );
+    ((pred - target).powi_scalar(2) * w).mean()
+}
+
+/// How the training fraction u ∈ (0,1) of `L_diff` is drawn (diffusers'
+/// `compute_density_for_timestep_sampling`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Density {
+    /// u uniform.
+    Uniform,
+    /// u = sigmoid(mean + std·n), n standard normal.
+    LogitNormal { mean: f64, std: f64 },
+    /// u = 1 − v − scale·(cos²(πv/2) − 1 + v), v uniform.
+    Mode { scale: f64 },
+}
+
+impl Density {
+    /// u for one `draw`: a standard-uniform draw (uniform, mode) or a standard-normal one
+    /// (logit-normal).
+    pub fn fraction(self, draw: f64) -> f64 {
+        match self {
+            Density::Uniform => draw,
+            Density::LogitNormal { mean, std } => 1.0 / (1.0 + (-(mean + std * draw)).exp()),
+            Density::Mode { scale } => {
+                let c = (std::f64::consts::PI * draw / 2.0).cos();
+                1.0 - draw - scale * (c * c - 1.0 + draw)
+            }
+        }
     }
+}
+
+/// Draw the training fraction u ∈ (0,1) of `density` from `rng` (one draw per sample).
+pub fn training_fraction(rng: &mut EngineRng, density: Density) -> f64 {
+    let draw = match density {
+        Density::LogitNormal { .. } => rng.normal(),
+        Density::Uniform | Density::Mode { .. } => rng.uniform(),
+    };
+    density.fraction(draw)
 }
 
 /// R1 penalty `γ/2 · E_b ‖∇_{f_b} Σ D(f)‖²` on the heads' inputs `f`, estimated with first-order

@@ -13,7 +13,7 @@ use burn::train::{InferenceStep, TrainOutput, TrainStep};
 
 use crate::augment::AugmentPolicy;
 use crate::components::{Components, Parts};
-use crate::config::{AdtConfig, TimestepSampling};
+use crate::config::{AdtConfig, LossWeighting, TimestepSampling};
 use crate::discriminator::{DiscSettings, Discriminator};
 use crate::error::{AdtError, Result};
 use crate::losses;
@@ -21,7 +21,7 @@ use crate::metrics::{AdtOutput, StepMetrics};
 use crate::rng::EngineRng;
 use crate::traits::{
     Backbone, Codec, CondPair, Conditioner, Denoiser, MicroCond, NoiseLevel, NoiseSchedule,
-    Sampler, TextEmbedding,
+    Prediction, Sampler, TextEmbedding,
 };
 
 /// A training batch: real images, their prompts and where each image was cut from.
@@ -181,6 +181,17 @@ impl<K: Components> AdtModel<K> {
         device: &Device,
     ) -> Result<Self> {
         let c = &ctx.config;
+        if c.loss_weighting != LossWeighting::None && generator.prediction() != Prediction::Flow {
+            return Err(AdtError::config(
+                "loss_weighting",
+                format!(
+                    "{:?} weights L_diff by the flow noise level σ (SD3's \
+                     compute_loss_weighting_for_sd3); this denoiser predicts {:?}: use \"none\"",
+                    c.loss_weighting,
+                    generator.prediction()
+                ),
+            ));
+        }
         let text_dim = if c.adversarial && c.text_cond {
             let pooled = ctx
                 .conditioner
@@ -277,13 +288,21 @@ impl<K: Components> AdtModel<K> {
         device: &Device,
     ) -> DiffusionDraws {
         let c = &self.ctx.config;
-        let ln = (c.timestep_sampling == TimestepSampling::LogitNormal)
-            .then_some((c.logit_mean, c.logit_std));
+        let density = match c.timestep_sampling {
+            TimestepSampling::Uniform => losses::Density::Uniform,
+            TimestepSampling::LogitNormal => losses::Density::LogitNormal {
+                mean: c.logit_mean,
+                std: c.logit_std,
+            },
+            TimestepSampling::Mode => losses::Density::Mode {
+                scale: c.mode_scale,
+            },
+        };
         let levels = (0..shape[0])
             .map(|_| {
                 self.ctx
                     .schedule
-                    .training_level(losses::training_fraction(rng, ln))
+                    .training_level(losses::training_fraction(rng, density))
             })
             .collect();
         let noise = rng.normal_tensor(shape, device);
@@ -303,7 +322,13 @@ impl<K: Components> AdtModel<K> {
             draws.noise.clone(),
             &draws.levels,
         );
-        losses::diffusion_loss(pred, target)
+        match self.ctx.config.loss_weighting {
+            LossWeighting::None => losses::diffusion_loss(pred, target),
+            w => {
+                let weights: Vec<f32> = draws.levels.iter().map(|l| w.weight(l.sigma)).collect();
+                losses::weighted_diffusion_loss(pred, target, &weights)
+            }
+        }
     }
 }
 

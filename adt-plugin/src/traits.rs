@@ -271,6 +271,14 @@ pub trait Conditioner: Module + ModuleDisplay + Sync + 'static {
         text.into()
     }
 
+    /// What [`Self::encode_text`] would silently change in `prompts` (e.g. truncation to an
+    /// encoder's length, naming the limit), one message per problem, for binaries to print.
+    /// None by default.
+    fn prompt_warnings(&self, prompts: &[String]) -> Vec<String> {
+        let _ = prompts;
+        Vec::new()
+    }
+
     /// [`Self::encode_text`] then [`Self::condition`].
     fn encode(&self, prompts: &[String], micro: &[MicroCond], device: &Device) -> Conditioning {
         self.condition(self.encode_text(prompts, device), micro)

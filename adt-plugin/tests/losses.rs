@@ -1,8 +1,10 @@
-//! Hinge, generator, R1 and L_diff (ε / v / flow) against hand-computed values.
+//! Hinge, generator, R1 and L_diff (ε / v / flow, SD3's weightings and timestep densities)
+//! against hand-computed values.
 
-use adt_plugin::config::{LrDecay, LrScheduleConfig};
+use adt_plugin::config::{LossWeighting, LrDecay, LrScheduleConfig};
 use adt_plugin::losses::{
-    add_noise, d_hinge, diffusion_loss, diffusion_target, g_adversarial, r1_penalty, sign_accuracy,
+    Density, add_noise, d_hinge, diffusion_loss, diffusion_target, g_adversarial, r1_penalty,
+    sign_accuracy, weighted_diffusion_loss,
 };
 use adt_plugin::step::learning_rate;
 use adt_plugin::traits::{NoiseLevel, Prediction};
@@ -97,6 +99,47 @@ fn diffusion_targets_and_losses_match_hand_values() {
         diffusion_target(Prediction::Flow, x0, eps, &lv),
     ));
     assert!((l - want_f).abs() < TOL, "flow loss {l} vs {want_f}");
+}
+
+#[test]
+fn flow_loss_weightings_and_densities_match_hand_values() {
+    let x0 = t4(vec![1.0, -1.0, 0.5, 2.0], [2, 2, 1, 1]);
+    let eps = t4(vec![0.5, 0.25, -1.0, 1.0], [2, 2, 1, 1]);
+    let pred = t4(vec![0.0, 0.0, 0.0, 0.0], [2, 2, 1, 1]);
+    let lv = levels(); // σ = 0.6, 0.75
+    let target = diffusion_target(Prediction::Flow, x0, eps, &lv);
+    // Per-sample mean of (ε − x0)²: [(0.25 + 1.5625)/2, (2.25 + 1)/2] = [0.90625, 1.625].
+    let weighted = |w: LossWeighting| {
+        let weights: Vec<f32> = lv.iter().map(|l| w.weight(l.sigma)).collect();
+        scalar(weighted_diffusion_loss(
+            pred.clone(),
+            target.clone(),
+            &weights,
+        ))
+    };
+    // none: the plain mean, (0.90625 + 1.625) / 2.
+    let l = weighted(LossWeighting::None);
+    assert!((l - 1.265625).abs() < TOL, "none {l}");
+    let plain = scalar(diffusion_loss(pred.clone(), target.clone()));
+    assert!((plain - 1.265625).abs() < TOL, "unweighted {plain}");
+    // sigma_sqrt: σ⁻² = [1/0.36, 1/0.5625] → (0.90625/0.36 + 1.625/0.5625) / 2.
+    let l = weighted(LossWeighting::SigmaSqrt);
+    assert!((l - 2.703125).abs() < 1e-5, "sigma_sqrt {l}");
+    // cosmap: 2/(π(1 − 2σ + 2σ²)) = [2/(0.52π), 2/(0.625π)] = [1.2242688, 1.0185916].
+    let l = weighted(LossWeighting::Cosmap);
+    assert!((l - 1.3823525).abs() < 1e-5, "cosmap {l}");
+
+    // Densities: mode at v = 0.25, scale 1.29: 0.75 − 1.29·(cos²(π/8) − 0.75).
+    let u = Density::Mode { scale: 1.29 }.fraction(0.25);
+    assert!((u - 0.616_416_126).abs() < 1e-9, "mode {u}");
+    // logit-normal, mean 0.5, std 1.5, n = −0.4: sigmoid(−0.1).
+    let u = Density::LogitNormal {
+        mean: 0.5,
+        std: 1.5,
+    }
+    .fraction(-0.4);
+    assert!((u - 0.475_020_813).abs() < 1e-9, "logit_normal {u}");
+    assert_eq!(Density::Uniform.fraction(0.3), 0.3);
 }
 
 #[test]

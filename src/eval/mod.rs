@@ -145,6 +145,7 @@ impl Cell {
 }
 
 /// What to evaluate.
+#[derive(Debug, Clone)]
 pub struct Grid {
     pub samplers: Vec<SamplerName>,
     pub steps: Vec<usize>,

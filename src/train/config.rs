@@ -40,7 +40,7 @@ pub struct ModelSection {
     /// An original-layout single file; `source` then supplies configs and tokenizers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub single_file: Option<PathBuf>,
-    /// The model family (`sd15`, `sdxl`); default: from `source`'s `model_index.json`.
+    /// The model family (`sd15`, `sdxl`, `sd3`); default: from `source`'s `model_index.json`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub family: Option<String>,
     /// Another VAE (a component folder or hub repo), e.g. an fp16-fix VAE; used for the

@@ -14,10 +14,13 @@ use std::sync::Arc;
 
 use adt_data::ImageCaptionDataset;
 use adt_dinov2::{BackboneConfig, Dinov2Backbone, Dinov2Model};
-use adt_family::adapters::{AlphaSchedule, Dinov2Discriminator, LatentCodec, SchedulerSampler};
+use adt_family::adapters::{
+    ComponentDenoiser, Dinov2Discriminator, LatentCodec, SchedulerSampler, training_schedule,
+};
 use adt_family::{Family, Model, Tuning};
 use adt_models_common::ModelSource;
 use adt_plugin::events::RunStatus;
+use adt_plugin::traits::Conditioner;
 use adt_plugin::{AdtTrainer, Components, Parts};
 use adt_schedulers::SamplerName;
 use adt_tui::live::{AdtRenderer, LiveOptions};
@@ -127,7 +130,7 @@ fn train_family<F: Family>(
         eprintln!("data: {}", opened.report);
     }
     let dataset = Arc::new(opened.train);
-    check_sizes(&dataset, base.codec.downscale())?;
+    check_sizes(&dataset, &base)?;
     let mut loader = BucketLoader::new(dataset.clone(), config.adt.batch_size, 2, &ad)
         .context("[data] batching")?;
     if let Some(opts) = &config.cache {
@@ -161,7 +164,7 @@ fn train_family<F: Family>(
         codec: base.codec,
         conditioner: base.conditioner,
         backbone,
-        schedule: Arc::new(AlphaSchedule::new(&scheduler)?),
+        schedule: training_schedule(&scheduler)?,
         sampler: Arc::new(SchedulerSampler::new(sampler, scheduler)?),
     };
     let mut trainer = AdtTrainer::new(adt, parts, Arc::new(loader), &ad)?
@@ -277,7 +280,10 @@ fn load_backbone(section: &DiscriminatorSection, device: &Device) -> Result<Dino
     Ok(Dinov2Discriminator::new(backbone, taps)?)
 }
 
-fn check_sizes(dataset: &ImageCaptionDataset, downscale: usize) -> Result<()> {
+/// Every bucket is a whole number of latent cells the denoiser takes (the MMDiT: whole
+/// patches within its position table).
+fn check_sizes<F: Family>(dataset: &ImageCaptionDataset, base: &Model<F>) -> Result<()> {
+    let downscale = base.codec.downscale();
     for b in dataset.buckets().sizes() {
         let (w, h) = (b.0 as usize, b.1 as usize);
         if !w.is_multiple_of(downscale) || !h.is_multiple_of(downscale) {
@@ -285,6 +291,9 @@ fn check_sizes(dataset: &ImageCaptionDataset, downscale: usize) -> Result<()> {
                 "[data.buckets] bucket {w}x{h} is not a multiple of the VAE's downscale {downscale}"
             );
         }
+        base.denoiser
+            .check_latent_size(h / downscale, w / downscale)
+            .with_context(|| format!("[data.buckets] bucket {w}x{h}"))?;
     }
     Ok(())
 }
@@ -302,6 +311,9 @@ fn validation_plan<F: Family>(
     let mut prompts = v.prompts.clone();
     if let Some(file) = &v.prompt_file {
         prompts.extend(read_prompt_file(file).context("[validation] prompt_file")?);
+    }
+    for w in base.conditioner.prompt_warnings(&prompts) {
+        eprintln!("warning: [validation] {w}");
     }
     let sampler = match &v.sampler {
         Some(s) => s.parse().map_err(anyhow::Error::msg)?,

@@ -30,18 +30,20 @@ pub enum Transform {
 }
 
 /// One line of a key table: checkpoint key regex → module key (with `$1`… from the regex).
-#[derive(Debug, Clone, Copy)]
+/// Tables whose lines depend on the config (e.g. "the last block") are built at load time,
+/// hence owned strings.
+#[derive(Debug, Clone)]
 pub struct Rule {
-    pub from: &'static str,
-    pub to: &'static str,
+    pub from: String,
+    pub to: String,
     pub transform: Transform,
 }
 
 /// Shorthand for a table line.
-pub const fn rule(from: &'static str, to: &'static str, transform: Transform) -> Rule {
+pub fn rule(from: impl Into<String>, to: impl Into<String>, transform: Transform) -> Rule {
     Rule {
-        from,
-        to,
+        from: from.into(),
+        to: to.into(),
         transform,
     }
 }
@@ -72,7 +74,7 @@ pub fn convert(
     };
     let table = rules
         .iter()
-        .map(|r| Ok((compile(r.from)?, r)))
+        .map(|r| Ok((compile(&r.from)?, r)))
         .collect::<Result<Vec<_>, LoadError>>()?;
     let ignored = ignored
         .iter()
@@ -91,7 +93,7 @@ pub fn convert(
                 "no rule of this layout's key table covers it".into(),
             ));
         };
-        let target = re.replace(&key, r.to).into_owned();
+        let target = re.replace(&key, r.to.as_str()).into_owned();
         for (k, v) in apply(r.transform, &target, data).map_err(|m| tensor_error(path, &full, m))? {
             if out.insert(k.clone(), v).is_some() {
                 return Err(tensor_error(
@@ -176,21 +178,27 @@ mod tests {
     fn a_table_renames_splits_transposes_swaps_and_refuses_the_unknown() {
         let t = |v: Vec<f32>, s: Vec<usize>| TensorData::new(v, s);
         let tensors = BTreeMap::from([
-            ("a.qkv".to_string(), t((0..6).map(|x| x as f32).collect(), vec![3, 2])),
-            ("b.proj".to_string(), t(vec![1., 2., 3., 4., 5., 6.], vec![2, 3])),
+            (
+                "a.qkv".to_string(),
+                t((0..6).map(|x| x as f32).collect(), vec![3, 2]),
+            ),
+            (
+                "b.proj".to_string(),
+                t(vec![1., 2., 3., 4., 5., 6.], vec![2, 3]),
+            ),
             ("c.mod".to_string(), t(vec![1., 2., 3., 4.], vec![4])),
             ("junk".to_string(), t(vec![0.], vec![1])),
         ]);
-        const RULES: &[Rule] = &[
+        let rules = [
             rule(r"^a\.qkv$", "a.{}", Transform::SplitQkv),
             rule(r"^b\.proj$", "b.weight", Transform::Transpose),
             rule(r"^c\.(mod)$", "c.$1", Transform::SwapHalves),
         ];
-        let out = convert(tensors.clone(), RULES, &["^junk$"], Path::new("f"), "p.").unwrap();
+        let out = convert(tensors.clone(), &rules, &["^junk$"], Path::new("f"), "p.").unwrap();
         assert_eq!(out["a.k"], t(vec![2., 3.], vec![1, 2]));
         assert_eq!(out["b.weight"], t(vec![1., 4., 2., 5., 3., 6.], vec![3, 2]));
         assert_eq!(out["c.mod"], t(vec![3., 4., 1., 2.], vec![4]));
-        let e = convert(tensors, RULES, &[], Path::new("f.safetensors"), "p.")
+        let e = convert(tensors, &rules, &[], Path::new("f.safetensors"), "p.")
             .unwrap_err()
             .to_string();
         assert!(e.contains("p.junk") && e.contains("f.safetensors"), "{e}");

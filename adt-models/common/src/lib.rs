@@ -9,8 +9,8 @@
 mod config;
 pub mod convert;
 mod error;
-mod source;
 pub mod single_file;
+mod source;
 pub mod tensor_io;
 pub mod testing;
 mod weights;

@@ -1,5 +1,6 @@
-//! Stable Diffusion's denoising UNet ([`UNet2DConditionModel`], SD1.x/2.x/SDXL configs) and
-//! KL autoencoder ([`AutoencoderKL`]) in burn, weight-exact against diffusers 0.37.1.
+//! Stable Diffusion's denoisers — the UNet ([`UNet2DConditionModel`], SD1.x/2.x/SDXL configs)
+//! and SD3/SD3.5's MMDiT ([`Sd3Transformer2DModel`]) — and the KL autoencoder
+//! ([`AutoencoderKL`], 4- and 16-channel) in burn, weight-exact against diffusers 0.37.1.
 //!
 //! - Built from the checkpoint's own `config.json` ([`UNet2DConditionConfig`],
 //!   [`AutoencoderKLConfig`]); unsupported architecture options are rejected by name.
@@ -15,6 +16,7 @@ pub mod error;
 pub mod keys;
 pub mod layers;
 pub mod load;
+pub mod mmdit;
 pub mod resnet;
 /// Reading parts of original single files (moved to `adt-models-common`, re-exported here).
 pub use adt_models_common::single_file;
@@ -23,5 +25,6 @@ pub mod unet;
 pub mod vae;
 
 pub use error::ConfigError;
+pub use mmdit::{Sd3Transformer2DModel, Sd3TransformerConfig};
 pub use unet::{AddedCond, UNet2DConditionConfig, UNet2DConditionModel};
 pub use vae::{AutoencoderKL, AutoencoderKLConfig, DiagonalGaussian};

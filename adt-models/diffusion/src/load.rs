@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::keys::{
     as_pairs, projection_export_remap, projection_remap, unet_ldm_remap, vae_ldm_remap,
 };
+use crate::mmdit::{Sd3Transformer2DModel, Sd3TransformerConfig, original_keys};
 use crate::single_file;
 use crate::unet::{UNet2DConditionConfig, UNet2DConditionModel};
 use crate::vae::{AutoencoderKL, AutoencoderKLConfig};
@@ -252,6 +253,70 @@ impl AutoencoderKL {
     pub fn save_pretrained(&self, dir: &Path) -> Result<(), LoadError> {
         create_dir(dir)?;
         write_config(dir, "AutoencoderKL", self.config())?;
+        save_safetensors(self, &dir.join(WEIGHTS_NAME), &[])
+    }
+}
+
+/// The original SD3 single file keeps the MMDiT below this prefix.
+pub const SD3_TRANSFORMER_PREFIX: &str = "model.diffusion_model.";
+
+impl Sd3Transformer2DModel {
+    /// Load `<subfolder>/config.json` and the weights of a diffusers folder or hub repo
+    /// (`diffusion_pytorch_model.safetensors`, its `.fp16` variant, or shards), upcast to f32.
+    pub fn from_pretrained(
+        source: &ModelSource,
+        subfolder: &str,
+        device: &Device,
+    ) -> Result<Self, LoadError> {
+        let config_path = source.file(&join(subfolder, "config.json"))?;
+        let config: Sd3TransformerConfig = read_config(&config_path)?;
+        let model = Self::new(&config, device).map_err(|e| e.in_file(&config_path))?;
+        load_safetensors_with(
+            model,
+            &weight_files(source, subfolder)?,
+            &LoadOptions::default(),
+        )
+    }
+
+    /// Load the MMDiT out of an original (Stability) single file (`model.diffusion_model.*`,
+    /// fused `qkv`; see [`original_keys`]), ignoring its other parts. The file carries no
+    /// config: pass the matching one (the diffusers release's `transformer/config.json`).
+    pub fn from_single_file(
+        path: &Path,
+        config: &Sd3TransformerConfig,
+        device: &Device,
+    ) -> Result<Self, LoadError> {
+        let model = Self::new(config, device).map_err(|e| LoadError::Config {
+            path: path.to_path_buf(),
+            message: format!("transformer config for this single file: {}", e.0),
+        })?;
+        let raw = single_file::read_prefixed(path, SD3_TRANSFORMER_PREFIX)?;
+        if raw.is_empty() {
+            return Err(LoadError::MissingKeys {
+                files: path.display().to_string(),
+                count: 1,
+                keys: format!("{SD3_TRANSFORMER_PREFIX}* (no MMDiT in this file)"),
+            });
+        }
+        let local = raw
+            .into_iter()
+            .map(|(k, v)| (k[SD3_TRANSFORMER_PREFIX.len()..].to_string(), v))
+            .collect();
+        let tensors = adt_models_common::convert::convert(
+            local,
+            &original_keys(config),
+            &[],
+            path,
+            SD3_TRANSFORMER_PREFIX,
+        )?;
+        load_tensor_map(model, &tensors, path, &LoadOptions::default())
+    }
+
+    /// Write `dir/config.json` and `dir/diffusion_pytorch_model.safetensors` (f32) in
+    /// diffusers' layout, loadable by diffusers' `SD3Transformer2DModel.from_pretrained`.
+    pub fn save_pretrained(&self, dir: &Path) -> Result<(), LoadError> {
+        create_dir(dir)?;
+        write_config(dir, "SD3Transformer2DModel", self.config())?;
         save_safetensors(self, &dir.join(WEIGHTS_NAME), &[])
     }
 }

@@ -7,6 +7,7 @@ use adt_clip::ClipError;
 use adt_dinov2::Dinov2Error;
 use adt_models_common::LoadError;
 use adt_schedulers::{ConfigError, SchedulerError};
+use adt_t5::T5Error;
 
 /// Why a pipeline could not be loaded or run.
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +18,9 @@ pub enum FamilyError {
     /// A text encoder or tokenizer failed to load or run.
     #[error(transparent)]
     Clip(#[from] ClipError),
+    /// The T5 encoder or its tokenizer failed to load or run (SD3's `text_encoder_3`).
+    #[error(transparent)]
+    T5(#[from] T5Error),
     /// The DINOv2 backbone could not be built.
     #[error(transparent)]
     Dinov2(#[from] Dinov2Error),

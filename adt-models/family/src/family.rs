@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use adt_models_common::{LoadError, ModelSource};
 use adt_plugin::Components;
 use adt_plugin::traits::{Backbone, Conditioner};
-use adt_schedulers::{SamplerName, SchedulerConfig};
+use adt_schedulers::{SamplerName, Scheduler, SchedulerConfig};
 use burn::prelude::*;
 use serde_json::{Map, Value};
 
@@ -21,7 +21,7 @@ use crate::pipeline::Pipeline;
 /// A model family: its component types, the diffusers pipeline classes it loads, and how a
 /// checkpoint of it is read. Adding a family is one crate implementing this trait.
 pub trait Family: Copy + Debug + Send + Sync + 'static {
-    /// Short name, as in `[model] family` and run metadata (`sd15`, `sdxl`).
+    /// Short name, as in `[model] family` and run metadata (`sd15`, `sdxl`, `sd3`).
     const NAME: &'static str;
     /// The `model_index.json` `_class_name`s of the diffusers pipelines this family loads.
     const PIPELINE_CLASSES: &'static [&'static str];
@@ -43,6 +43,12 @@ pub trait Family: Copy + Debug + Send + Sync + 'static {
     /// Check that the components fit together (widths, channels, added conditions); called
     /// after every load and component swap.
     fn check(model: &Model<Self>) -> Result<()>;
+
+    /// The first step an img2img run of `strength` executes: SD1.x/SDXL's
+    /// `get_timesteps` by default (whole steps); SD3 keeps the fractional start.
+    fn img2img_start(scheduler: &Scheduler, strength: f64) -> Result<usize> {
+        Ok(scheduler.img2img_start(strength)?)
+    }
 }
 
 /// A family with DINOv2 (or another backbone `B`) as the discriminator's feature network:

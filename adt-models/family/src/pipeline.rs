@@ -9,7 +9,7 @@ use adt_plugin::traits::{Codec, Conditioner, Conditioning, Denoiser, MicroCond};
 use adt_schedulers::{Scheduler, StepState};
 use burn::prelude::*;
 
-use crate::adapters::LatentCodec;
+use crate::adapters::{ComponentDenoiser, LatentCodec};
 use crate::error::{FamilyError, Result};
 use crate::family::Family;
 use crate::noise::NoiseSource;
@@ -184,7 +184,9 @@ impl<F: Family> Pipeline<'_, F> {
                 request.height, request.width
             )));
         }
-        Ok((request.height / f, request.width / f))
+        let (h, w) = (request.height / f, request.width / f);
+        self.denoiser.check_latent_size(h, w)?;
+        Ok((h, w))
     }
 
     /// One negative prompt per prompt, or `None` for diffusers' `negative_prompt=None`.
@@ -203,7 +205,7 @@ impl<F: Family> Pipeline<'_, F> {
     }
 
     /// diffusers' img2img `prepare_latents`: sample the VAE posterior (one draw), scale, then
-    /// `add_noise` at the first kept timestep (a second draw).
+    /// `add_noise` (`scale_noise` for flow) at the family's start index (a second draw).
     fn img2img_start(
         &self,
         scheduler: &Scheduler,
@@ -234,7 +236,7 @@ impl<F: Family> Pipeline<'_, F> {
         } else {
             init.image.clone()
         };
-        let start = scheduler.img2img_start(init.strength)?;
+        let start = F::img2img_start(scheduler, init.strength)?;
         if start >= scheduler.len() {
             return Err(FamilyError::Request(format!(
                 "strength {} leaves no denoising step out of {}",

@@ -2,3 +2,4 @@
 //! file keeps the workspace build fast); each module is one former test file.
 
 mod engine_backbone;
+mod flow_schedule;

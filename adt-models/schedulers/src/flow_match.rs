@@ -9,6 +9,23 @@ use crate::sampler::Sampler;
 use crate::spacing::np_linspace;
 use crate::state::StepState;
 
+impl FlowMatchConfig {
+    /// The training sigmas of `FlowMatchEulerDiscreteScheduler.__init__`, index 0 noisiest:
+    /// σ_i = shift(t_i / N) with t = linspace(1, N, N)[::-1] = N − i, all in float32 (what
+    /// the SD3 training scripts index with `(u · N).long()`). The model timestep of index i
+    /// is σ_i · N (float32), `scheduler.timesteps[i]`.
+    pub fn training_sigmas(&self) -> Vec<f32> {
+        let n = self.num_train_timesteps;
+        let shift = self.shift as f32;
+        (0..n)
+            .map(|i| {
+                let s = (n - i) as f32 / n as f32;
+                shift * s / (1.0 + (shift - 1.0) * s)
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct FlowMatchEuler {
     pub config: FlowMatchConfig,

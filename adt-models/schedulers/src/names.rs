@@ -39,6 +39,12 @@ impl SamplerName {
         karras: false,
     };
 
+    /// Flow-matching Euler (`FlowMatchEulerDiscreteScheduler`, SD3).
+    pub const FLOW_EULER: Self = Self {
+        kind: SchedulerKind::FlowMatchEulerDiscrete,
+        karras: false,
+    };
+
     /// Whether every step is deterministic (no fresh noise per step), as the ADT engine's
     /// simulated inference requires.
     pub fn is_deterministic(&self) -> bool {

@@ -166,6 +166,12 @@ impl Scheduler {
         crate::img2img::start_index(self.num_inference_steps(), strength, self.order())
     }
 
+    /// [`Self::img2img_start`] with SD3's rule (`n·strength` kept fractional; see
+    /// [`crate::img2img::start_index_fractional`]).
+    pub fn img2img_start_fractional(&self, strength: f64) -> Result<usize> {
+        crate::img2img::start_index_fractional(self.num_inference_steps(), strength, self.order())
+    }
+
     /// The step count asked for; the pipelines index `timesteps()` with it.
     pub fn num_inference_steps(&self) -> usize {
         self.inner().num_inference_steps()

@@ -138,9 +138,7 @@ impl Conditioner for SdxlConditioner {
     fn encode_text(&self, prompts: &[String], device: &Device) -> TextEmbedding {
         let mut hidden = Vec::with_capacity(2);
         if let (Some(model), Some(tokenizer)) = (&self.text_encoder, &self.tokenizer) {
-            hidden.push(second_to_last(&encode(
-                model, tokenizer, prompts, device,
-            )));
+            hidden.push(second_to_last(&encode(model, tokenizer, prompts, device)));
         }
         let out = encode(&self.text_encoder_2, &self.tokenizer_2, prompts, device);
         hidden.push(second_to_last(&out));

@@ -5,7 +5,7 @@
 //! | `model.diffusion_model.`                | `unet` (adt-diffusion's LDM table, incl. `label_emb`) |
 //! | `first_stage_model.`                    | `vae` (adt-diffusion's LDM table)                |
 //! | `conditioner.embedders.0.transformer.`  | `text_encoder`: transformers names below the prefix |
-//! | `conditioner.embedders.1.model.`        | `text_encoder_2`: the OpenCLIP layout, [`OPENCLIP_KEYS`] |
+//! | `conditioner.embedders.1.model.`        | `text_encoder_2`: the OpenCLIP layout, [`openclip_keys`] |
 //! | `conditioner.embedders.0.model.`        | the refiner's `text_encoder_2` (its only embedder) |
 //!
 //! The OpenCLIP table is ported from diffusers' `convert_open_clip_checkpoint`
@@ -42,58 +42,60 @@ pub fn openclip_prefix<'a>(
 
 /// OpenCLIP key (below the OpenCLIP prefix) → transformers `CLIPTextModelWithProjection`
 /// key, and the transform.
-pub const OPENCLIP_KEYS: &[Rule] = &[
-    rule(
-        r"^token_embedding\.weight$",
-        "text_model.embeddings.token_embedding.weight",
-        Transform::Copy,
-    ),
-    rule(
-        r"^positional_embedding$",
-        "text_model.embeddings.position_embedding.weight",
-        Transform::Copy,
-    ),
-    rule(
-        r"^ln_final\.(weight|bias)$",
-        "text_model.final_layer_norm.$1",
-        Transform::Copy,
-    ),
-    rule(
-        r"^text_projection$",
-        "text_projection.weight",
-        Transform::Transpose,
-    ),
-    rule(
-        r"^transformer\.resblocks\.(\d+)\.ln_1\.(weight|bias)$",
-        "text_model.encoder.layers.$1.layer_norm1.$2",
-        Transform::Copy,
-    ),
-    rule(
-        r"^transformer\.resblocks\.(\d+)\.ln_2\.(weight|bias)$",
-        "text_model.encoder.layers.$1.layer_norm2.$2",
-        Transform::Copy,
-    ),
-    rule(
-        r"^transformer\.resblocks\.(\d+)\.mlp\.c_fc\.(weight|bias)$",
-        "text_model.encoder.layers.$1.mlp.fc1.$2",
-        Transform::Copy,
-    ),
-    rule(
-        r"^transformer\.resblocks\.(\d+)\.mlp\.c_proj\.(weight|bias)$",
-        "text_model.encoder.layers.$1.mlp.fc2.$2",
-        Transform::Copy,
-    ),
-    rule(
-        r"^transformer\.resblocks\.(\d+)\.attn\.out_proj\.(weight|bias)$",
-        "text_model.encoder.layers.$1.self_attn.out_proj.$2",
-        Transform::Copy,
-    ),
-    rule(
-        r"^transformer\.resblocks\.(\d+)\.attn\.in_proj_(weight|bias)$",
-        "text_model.encoder.layers.$1.self_attn.{}_proj.$2",
-        Transform::SplitQkv,
-    ),
-];
+pub fn openclip_keys() -> Vec<Rule> {
+    vec![
+        rule(
+            r"^token_embedding\.weight$",
+            "text_model.embeddings.token_embedding.weight",
+            Transform::Copy,
+        ),
+        rule(
+            r"^positional_embedding$",
+            "text_model.embeddings.position_embedding.weight",
+            Transform::Copy,
+        ),
+        rule(
+            r"^ln_final\.(weight|bias)$",
+            "text_model.final_layer_norm.$1",
+            Transform::Copy,
+        ),
+        rule(
+            r"^text_projection$",
+            "text_projection.weight",
+            Transform::Transpose,
+        ),
+        rule(
+            r"^transformer\.resblocks\.(\d+)\.ln_1\.(weight|bias)$",
+            "text_model.encoder.layers.$1.layer_norm1.$2",
+            Transform::Copy,
+        ),
+        rule(
+            r"^transformer\.resblocks\.(\d+)\.ln_2\.(weight|bias)$",
+            "text_model.encoder.layers.$1.layer_norm2.$2",
+            Transform::Copy,
+        ),
+        rule(
+            r"^transformer\.resblocks\.(\d+)\.mlp\.c_fc\.(weight|bias)$",
+            "text_model.encoder.layers.$1.mlp.fc1.$2",
+            Transform::Copy,
+        ),
+        rule(
+            r"^transformer\.resblocks\.(\d+)\.mlp\.c_proj\.(weight|bias)$",
+            "text_model.encoder.layers.$1.mlp.fc2.$2",
+            Transform::Copy,
+        ),
+        rule(
+            r"^transformer\.resblocks\.(\d+)\.attn\.out_proj\.(weight|bias)$",
+            "text_model.encoder.layers.$1.self_attn.out_proj.$2",
+            Transform::Copy,
+        ),
+        rule(
+            r"^transformer\.resblocks\.(\d+)\.attn\.in_proj_(weight|bias)$",
+            "text_model.encoder.layers.$1.self_attn.{}_proj.$2",
+            Transform::SplitQkv,
+        ),
+    ]
+}
 
 /// OpenCLIP tensors with no counterpart in transformers' text model (the contrastive
 /// `logit_scale`; the causal `attn_mask` buffer some files keep).
@@ -121,13 +123,14 @@ fn prefixed(
 }
 
 /// The OpenCLIP tensors below `prefix` of `path` under transformers names. Strict: a key the
-/// table does not know (and [`OPENCLIP_IGNORED`] does not list) is an error naming it.
+/// table ([`openclip_keys`]) does not know (and [`OPENCLIP_IGNORED`] does not list) is an
+/// error naming it.
 pub fn openclip_tensors(
     path: &Path,
     prefix: &str,
 ) -> Result<BTreeMap<String, TensorData>, LoadError> {
     let raw = prefixed(path, prefix, "OpenCLIP text encoder")?;
-    convert(raw, OPENCLIP_KEYS, OPENCLIP_IGNORED, path, prefix)
+    convert(raw, &openclip_keys(), OPENCLIP_IGNORED, path, prefix)
 }
 
 /// A CLIP text model of `config` (with the projection head when `projection`) loaded

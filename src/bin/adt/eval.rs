@@ -22,10 +22,10 @@ pub struct EvalArgs {
     /// The pipeline (diffusers folder or hub id), e.g. assets/shapes.
     #[arg(long)]
     model: String,
-    /// A tuned UNet in diffusers layout (from `adt export`).
-    #[arg(long)]
+    /// A tuned denoiser in diffusers layout (the `unet/` or `transformer/` of `adt export`).
+    #[arg(long, visible_alias = "transformer")]
     unet: Option<PathBuf>,
-    /// The model family (`sd15`, `sdxl`); default: from the model's `model_index.json`.
+    /// The model family (`sd15`, `sdxl`, `sd3`); default: from the model's `model_index.json`.
     #[arg(long)]
     family: Option<String>,
     /// Another VAE: a component folder or a hub repo holding one at its root.
@@ -45,8 +45,10 @@ pub struct EvalArgs {
     /// Feature network input size (square; DINOv2 only).
     #[arg(long, default_value_t = 32)]
     feature_size: usize,
-    #[arg(long, value_delimiter = ',', default_value = "ddim,euler,dpmpp-2m", value_parser = |s: &str| s.parse::<SamplerName>())]
-    samplers: Vec<SamplerName>,
+    /// Samplers of the grid; default: ddim,euler,dpmpp-2m, or flow-euler for a
+    /// flow-matching checkpoint (SD3), whose scheduler config the others cannot read.
+    #[arg(long, value_delimiter = ',', value_parser = |s: &str| s.parse::<SamplerName>())]
+    samplers: Option<Vec<SamplerName>>,
     #[arg(long, value_delimiter = ',', default_value = "4,8,25")]
     steps: Vec<usize>,
     #[arg(long, value_delimiter = ',', default_value = "5")]
@@ -96,7 +98,7 @@ impl EvalArgs {
             single_file: None,
         };
         let grid = Grid {
-            samplers: self.samplers.clone(),
+            samplers: self.samplers.clone().unwrap_or_default(),
             steps: self.steps.clone(),
             cfgs: self.cfg.clone(),
             seeds: self.seeds.clone(),
@@ -139,12 +141,22 @@ impl FamilyJob for EvalJob<'_> {
 
     fn run<F: Family>(self) -> Self::Output {
         let model = self.spec.load::<F>(self.device)?;
-        let reference = Reference::compute(self.net, self.heads, self.grid, self.device)?;
+        let mut grid = self.grid.clone();
+        if grid.samplers.is_empty() {
+            grid.samplers = match model.scheduler.own_sampler()? {
+                Some(SamplerName::FLOW_EULER) => vec![SamplerName::FLOW_EULER],
+                _ => ["ddim", "euler", "dpmpp-2m"]
+                    .iter()
+                    .map(|s| s.parse().map_err(anyhow::Error::msg))
+                    .collect::<Result<_>>()?,
+            };
+        }
+        let reference = Reference::compute(self.net, self.heads, &grid, self.device)?;
         let result = run_grid(
             &model,
             self.net,
             self.heads,
-            self.grid,
+            &grid,
             &reference,
             self.device,
             |line| eprintln!("{line}"),

@@ -2,10 +2,13 @@
 //!
 //! Names follow the reference implementations so the same file can be fed to
 //! diffusers/transformers: `unet` (sample, timestep, encoder_hidden_states, optional
-//! text_embeds and time_ids → sample), `vae-encode` (image → posterior_mean,
-//! posterior_logvar), `vae-decode` (latents → decoded), `clip-text` (input_ids →
-//! last_hidden_state, pooler_output or text_embeds, hidden_states.N), `dinov2`
-//! (pixel_values → last_hidden_state, pooler_output, hidden_states.N).
+//! text_embeds and time_ids → sample), `mmdit` (SD3's transformer: hidden_states,
+//! encoder_hidden_states, pooled_projections, timestep → sample), `vae-encode` (image →
+//! posterior_mean, posterior_logvar), `vae-decode` (latents → decoded; any latent channels,
+//! SD3's 16 included), `clip-text` (input_ids → last_hidden_state, pooler_output or
+//! text_embeds, hidden_states.N), `t5` (input_ids, optional attention_mask →
+//! last_hidden_state, hidden_states.N), `dinov2` (pixel_values → last_hidden_state,
+//! pooler_output, hidden_states.N).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,7 +16,10 @@ use std::path::PathBuf;
 use adt::models::clip::ClipTextModel;
 use adt::models::common::ModelSource;
 use adt::models::common::tensor_io::{read_tensors, write_tensors};
-use adt::models::diffusion::{AddedCond, AutoencoderKL, UNet2DConditionModel};
+use adt::models::diffusion::{
+    AddedCond, AutoencoderKL, Sd3Transformer2DModel, UNet2DConditionModel,
+};
+use adt::models::t5::T5EncoderModel;
 use anyhow::{Context, Result, bail};
 
 use adt::device::DeviceArg;
@@ -23,9 +29,11 @@ use burn::prelude::*;
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum Kind {
     Unet,
+    Mmdit,
     VaeEncode,
     VaeDecode,
     ClipText,
+    T5,
     Dinov2,
 }
 
@@ -64,6 +72,8 @@ impl ForwardArgs {
         let device = self.device.device();
         let outputs = match self.kind {
             Kind::Unet => unet(&source, &inputs, &device),
+            Kind::Mmdit => mmdit(&source, &inputs, &device),
+            Kind::T5 => t5(&source, &inputs, &device),
             Kind::VaeEncode => vae(&source, &inputs, &device, true),
             Kind::VaeDecode => vae(&source, &inputs, &device, false),
             Kind::ClipText => clip_text(&source, &inputs, &device),
@@ -145,19 +155,22 @@ fn get<'a>(inputs: &'a Tensors, name: &str) -> Result<&'a TensorData> {
     })
 }
 
-fn unet(source: &ModelSource, inputs: &Tensors, device: &Device) -> Result<Tensors> {
-    let model = UNet2DConditionModel::from_pretrained(source, "", device)?;
-    let sample: Tensor<4> = float(inputs, "sample", device)?;
-    let batch = sample.dims()[0];
-    // diffusers accepts a scalar timestep or one per sample.
+/// `timestep`: one value for the batch or one per sample (diffusers accepts both).
+fn timesteps(inputs: &Tensors, batch: usize, device: &Device) -> Result<Tensor<1>> {
     let t = get(inputs, "timestep")?.clone().convert::<f32>();
     let n = t.num_elements();
     let values = Tensor::<1>::from_data(TensorData::new(t.iter::<f32>().collect(), [n]), device);
-    let t: Tensor<1> = match n {
+    Ok(match n {
         1 => values.repeat_dim(0, batch),
         n if n == batch => values,
         n => bail!("input `timestep` has {n} values for a batch of {batch}"),
-    };
+    })
+}
+
+fn unet(source: &ModelSource, inputs: &Tensors, device: &Device) -> Result<Tensors> {
+    let model = UNet2DConditionModel::from_pretrained(source, "", device)?;
+    let sample: Tensor<4> = float(inputs, "sample", device)?;
+    let t = timesteps(inputs, sample.dims()[0], device)?;
     let context: Tensor<3> = float(inputs, "encoder_hidden_states", device)?;
     let added = match (
         inputs.contains_key("text_embeds"),
@@ -212,6 +225,78 @@ fn clip_text(source: &ModelSource, inputs: &Tensors, device: &Device) -> Result<
         map.insert("text_embeds".to_string(), e.into_data());
     }
     for (i, h) in out.hidden_states.into_iter().enumerate() {
+        map.insert(format!("hidden_states.{i}"), h.into_data());
+    }
+    Ok(map)
+}
+
+fn mmdit(source: &ModelSource, inputs: &Tensors, device: &Device) -> Result<Tensors> {
+    let model = Sd3Transformer2DModel::from_pretrained(source, "", device)?;
+    let x: Tensor<4> = float(inputs, "hidden_states", device)?;
+    let [b, c, h, w] = x.dims();
+    let config = model.config();
+    if c != config.in_channels {
+        bail!(
+            "input `hidden_states` has {c} channels; the transformer takes {}",
+            config.in_channels
+        );
+    }
+    model
+        .check_latent_size(h, w)
+        .map_err(|e| anyhow::anyhow!("input `hidden_states`: {}", e.0))?;
+    let context: Tensor<3> = float(inputs, "encoder_hidden_states", device)?;
+    let pooled: Tensor<2> = float(inputs, "pooled_projections", device)?;
+    for (name, have, want) in [
+        (
+            "encoder_hidden_states",
+            context.dims()[2],
+            config.joint_attention_dim,
+        ),
+        (
+            "pooled_projections",
+            pooled.dims()[1],
+            config.pooled_projection_dim,
+        ),
+    ] {
+        if have != want {
+            bail!("input `{name}` is {have} wide; the transformer takes {want}");
+        }
+    }
+    if context.dims()[0] != b || pooled.dims()[0] != b {
+        bail!(
+            "batch sizes differ: hidden_states {b}, encoder_hidden_states {}, pooled_projections {}",
+            context.dims()[0],
+            pooled.dims()[0]
+        );
+    }
+    let t = timesteps(inputs, b, device)?;
+    let out = model.forward(x, context, pooled, t);
+    Ok(BTreeMap::from([("sample".to_string(), out.into_data())]))
+}
+
+fn t5(source: &ModelSource, inputs: &Tensors, device: &Device) -> Result<Tensors> {
+    let model = T5EncoderModel::from_pretrained(source, "", device)?;
+    let ids = get(inputs, "input_ids")?.clone().convert::<i64>();
+    if ids.shape().len() != 2 {
+        bail!(
+            "input `input_ids` must be [batch, seq], found shape {:?}",
+            ids.shape()
+        );
+    }
+    let mask = match inputs.contains_key("attention_mask") {
+        true => Some(float::<2>(inputs, "attention_mask", device)?),
+        false => None,
+    };
+    let out = model.try_forward(Tensor::<2, Int>::from_data(ids, device), mask)?;
+    // transformers' `hidden_states`: the embeddings, every block's output but the last, then
+    // `last_hidden_state` (its last block's output is only kept after `final_layer_norm`).
+    let n = out.hidden_states.len() - 1;
+    let last = out.last_hidden_state.into_data();
+    let mut map = BTreeMap::from([
+        ("last_hidden_state".to_string(), last.clone()),
+        (format!("hidden_states.{n}"), last),
+    ]);
+    for (i, h) in out.hidden_states.into_iter().take(n).enumerate() {
         map.insert(format!("hidden_states.{i}"), h.into_data());
     }
     Ok(map)

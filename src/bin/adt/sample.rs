@@ -12,7 +12,7 @@ use adt::models::family::adapters::LatentCodec;
 use adt::models::family::image_io::{load_image, save_png, to_rgb8};
 use adt::models::family::{Family, InitImage, NoiseSource, Request, SeededNoise};
 use adt::models::schedulers::{SAMPLER_NAMES, SamplerName, Scheduler};
-use adt::plugin::traits::MicroCond;
+use adt::plugin::traits::{Conditioner, MicroCond};
 use adt::train::read_prompt_file;
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
@@ -29,15 +29,16 @@ pub struct SampleArgs {
     /// The model: a diffusers folder or a Hugging Face repo id (`org/name[@revision]`).
     #[arg(long, default_value = "stable-diffusion-v1-5/stable-diffusion-v1-5")]
     model: String,
-    /// The model family (`sd15`, `sdxl`); default: from the model's `model_index.json`.
+    /// The model family (`sd15`, `sdxl`, `sd3`); default: from the model's `model_index.json`.
     #[arg(long)]
     family: Option<String>,
     /// An original-layout single file (`.safetensors`); --model then supplies configs,
     /// tokenizers and scheduler config.
     #[arg(long)]
     single_file: Option<PathBuf>,
-    /// A tuned UNet in diffusers layout (the `unet/` folder `adt export` writes).
-    #[arg(long)]
+    /// A tuned denoiser in diffusers layout: the `unet/` (SD1.x, SDXL) or `transformer/`
+    /// (SD3) folder `adt export` writes.
+    #[arg(long, visible_alias = "transformer")]
     unet: Option<PathBuf>,
     /// Another VAE: a component folder or a hub repo holding one at its root (e.g. an
     /// fp16-fix VAE); its own scaling factor is used.
@@ -47,10 +48,11 @@ pub struct SampleArgs {
     /// (the empty prompt; zeros for SDXL checkpoints with `force_zeros_for_empty_prompt`).
     #[arg(long)]
     negative: Option<String>,
-    /// Sampler.
-    #[arg(long, default_value = "ddim", value_parser = parse_sampler,
-          help = format!("Sampler: {}", SAMPLER_NAMES.join(", ")))]
-    sampler: SamplerName,
+    /// Sampler; default: the checkpoint's own scheduler where adt implements it (SDXL's
+    /// Euler, SD3's flow Euler), else DDIM (SD1.5 ships PNDM).
+    #[arg(long, value_parser = parse_sampler,
+          help = format!("Sampler: {} (default: the checkpoint's own where adt has it, else ddim)", SAMPLER_NAMES.join(", ")))]
+    sampler: Option<SamplerName>,
     /// Denoising steps.
     #[arg(long, default_value_t = 25)]
     steps: usize,
@@ -69,7 +71,8 @@ pub struct SampleArgs {
     /// img2img: the start image (resized to width × height).
     #[arg(long)]
     init: Option<PathBuf>,
-    /// img2img strength in [0, 1] (diffusers' defaults: 0.8 for SD1.x, 0.3 for SDXL).
+    /// img2img strength in [0, 1] (diffusers' defaults: 0.8 for SD1.x, 0.3 for SDXL, 0.6 for
+    /// SD3; SD3 keeps the fractional start of steps × strength).
     #[arg(long, default_value_t = 0.75)]
     strength: f64,
     /// SDXL micro-conditioning: the original size `H,W` (default: the image size).
@@ -176,12 +179,23 @@ impl FamilyJob for SampleJob<'_> {
             args.height.unwrap_or(native_h),
             args.width.unwrap_or(native_w),
         );
+        let sampler = match args.sampler {
+            Some(s) => s,
+            None => model
+                .scheduler
+                .own_sampler()
+                .context("reading the checkpoint's scheduler config")?
+                .unwrap_or(SamplerName::DDIM),
+        };
         let scheduler_config = model
             .scheduler
-            .config(args.sampler)
-            .with_context(|| format!("building sampler {}", args.sampler))?;
+            .config(sampler)
+            .with_context(|| format!("building sampler {sampler}"))?;
         let scheduler = Scheduler::new(&scheduler_config, args.steps)
-            .with_context(|| format!("{} with {} steps", args.sampler, args.steps))?;
+            .with_context(|| format!("{sampler} with {} steps", args.steps))?;
+        for w in model.conditioner.prompt_warnings(prompts) {
+            eprintln!("warning: {w}");
+        }
         let init = match &args.init {
             Some(path) => Some(InitImage {
                 image: load_image(path, width, height, &device)?,
@@ -251,7 +265,7 @@ impl FamilyJob for SampleJob<'_> {
                     "negative_prompt": args.negative,
                     "seed": seed,
                     "noise": args.noise.as_ref().map(|p| p.display().to_string()),
-                    "sampler": args.sampler.to_string(),
+                    "sampler": sampler.to_string(),
                     "steps": args.steps,
                     "cfg": args.cfg,
                     "width": width,

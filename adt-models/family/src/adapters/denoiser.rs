@@ -32,6 +32,11 @@ pub trait ComponentDenoiser: Denoiser + Sized {
     fn out_channels(&self) -> usize;
     /// Its native latent size `(height, width)`, when the config states one.
     fn sample_size(&self) -> Option<(usize, usize)>;
+    /// Whether it takes a latent of `height × width` (the MMDiT: whole patches within its
+    /// position table); the error says why not. Any size by default.
+    fn check_latent_size(&self, _height: usize, _width: usize) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The SD UNet with the prediction type of its scheduler (`epsilon` for SD1.5 and SDXL).

@@ -1,5 +1,7 @@
-//! diffusers schedulers as the engine's [`Sampler`] (one differentiable step at a time) and
-//! the checkpoint's DDPM ᾱ table as its training [`NoiseSchedule`].
+//! diffusers schedulers as the engine's [`Sampler`] (one differentiable step at a time), and
+//! the checkpoint's training noise levels as the engine's [`NoiseSchedule`]: the DDPM ᾱ table
+//! ([`AlphaSchedule`]) or the flow-matching sigmas ([`FlowSchedule`]),
+//! chosen by [`training_schedule`].
 
 use adt_plugin::traits::{NoiseLevel, NoiseSchedule, Prediction, Sampler, SamplerHistory};
 use adt_schedulers::{
@@ -7,6 +9,8 @@ use adt_schedulers::{
     SchedulerConfig, StepState,
 };
 use std::sync::{Arc, Mutex};
+
+use adt_schedulers::config::FlowMatchConfig;
 
 use burn::prelude::*;
 
@@ -154,4 +158,42 @@ impl NoiseSchedule for AlphaSchedule {
             sigma: (1.0 - a).sqrt() as f32,
         }
     }
+}
+
+/// `L_diff`'s noise levels for flow matching, as diffusers' SD3 training scripts
+/// (`train_dreambooth_sd3.py`): index `i = ⌊u·N⌋` into the scheduler's training sigmas
+/// (shifted, float32), `x_σ = (1−σ)·x0 + σ·ε`, the model timestep σ·N.
+#[derive(Debug, Clone)]
+pub struct FlowSchedule {
+    sigmas: Vec<f32>,
+}
+
+impl FlowSchedule {
+    pub fn new(config: &FlowMatchConfig) -> Self {
+        Self {
+            sigmas: config.training_sigmas(),
+        }
+    }
+}
+
+impl NoiseSchedule for FlowSchedule {
+    fn training_level(&self, u: f64) -> NoiseLevel {
+        let n = self.sigmas.len();
+        let i = ((u * n as f64).floor() as usize).min(n - 1);
+        let sigma = self.sigmas[i];
+        NoiseLevel {
+            timestep: sigma * n as f32,
+            alpha: 1.0 - sigma,
+            sigma,
+        }
+    }
+}
+
+/// The training schedule of a checkpoint's scheduler config: flow sigmas for
+/// `FlowMatchEulerDiscreteScheduler`, the ᾱ table for the DDPM family.
+pub fn training_schedule(config: &SchedulerConfig) -> Result<Arc<dyn NoiseSchedule>> {
+    Ok(match config {
+        SchedulerConfig::FlowMatchEulerDiscrete(c) => Arc::new(FlowSchedule::new(c)),
+        other => Arc::new(AlphaSchedule::new(other)?),
+    })
 }
