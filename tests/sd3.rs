@@ -2,20 +2,20 @@
 //! (`scripts/fixtures/sd3.py`):
 //! - `adt train` (no `[adt] sampler`: the checkpoint's flow Euler; logit-normal timesteps,
 //!   cosmap weighting, CFG inside the loop) → `adt resume` → `adt export` (a `transformer/`
-//!   folder) → `adt sample --transformer`;
+//!   folder) → `adt sample` with the tuned transformer;
 //! - `adt sample --noise … --save-latents` (default sampler: the checkpoint's flow Euler)
 //!   reproduces diffusers' `StableDiffusion3Pipeline`;
-//! - the family comes from `model_index.json`; a long prompt is warned about by name.
+//! - the family comes from `model_index.json`; a long prompt is warned about by name;
+//!   `--transformer` swaps in another transformer.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use adt::family::FamilyKind;
 use adt::models::common::ModelSource;
 use adt::models::common::tensor_io::read_tensors;
-use adt::models::common::testing::max_abs_diff;
 
 use crate::cli_train::{adt, config_for, root, run};
-use crate::sdxl::{dataset, sample_matches};
+use crate::sdxl::{dataset, resume_export_and_sample_tuned, sample_matches};
 
 fn sd3_dir() -> PathBuf {
     root().join("adt-models/sd3/tests/fixtures/tiny_sd3")
@@ -44,37 +44,7 @@ fn sd3_train_resume_export_sample() {
     assert!(events.contains("\"family\":\"sd3\""), "{events}");
     assert!(run_dir.join("samples/step-000002.png").is_file());
 
-    run(adt()
-        .args(["resume", "--plain", "--total-steps", "4"])
-        .arg(&run_dir));
-    assert!(run_dir.join("checkpoints/step-4/model.bpk").is_file());
-    let export = dir.join("export");
-    let log = run(adt().arg("export").arg(&run_dir).arg("--out").arg(&export));
-    assert!(log.contains("exported step 4"), "{log}");
-    assert!(export.join("transformer/config.json").is_file());
-
-    // The tuned transformer samples, and differs from the base.
-    let sample = |transformer: Option<&Path>, out: &str| {
-        let mut cmd = adt();
-        cmd.args(["sample", "a red disc", "--model"])
-            .arg(sd3_dir())
-            .args([
-                "--steps", "2", "--cfg", "3", "--width", "32", "--height", "32",
-            ])
-            .args(["--save-latents", "--out"])
-            .arg(dir.join(out));
-        if let Some(t) = transformer {
-            cmd.arg("--transformer").arg(t);
-        }
-        run(&mut cmd);
-        read_tensors(&dir.join(out).join("latents.safetensors")).unwrap()["latents"].clone()
-    };
-    let tuned = sample(Some(&export.join("transformer")), "tuned");
-    let base = sample(None, "base");
-    assert!(
-        max_abs_diff(&tuned, &base) > 1e-4,
-        "the exported transformer samples like the base"
-    );
+    resume_export_and_sample_tuned(dir, &run_dir, &sd3_dir(), "transformer");
 }
 
 #[test]
@@ -112,6 +82,9 @@ fn a_prompt_longer_than_max_sequence_length_is_warned_about() {
     let out = adt()
         .args(["sample", &long, "--model"])
         .arg(sd3_dir())
+        // `--transformer` (an alias of `--unet`): the SD3.5-style transformer of the fixtures.
+        .arg("--transformer")
+        .arg(root().join("adt-models/sd3/tests/fixtures/sd35_transformer"))
         .args(["--steps", "1", "--width", "32", "--height", "32", "--out"])
         .arg(tmp.path())
         .output()

@@ -183,37 +183,43 @@ fn sdxl_train_resume_export_sample() {
     assert!(events.contains("\"family\":\"sdxl\""), "{events}");
     assert!(run_dir.join("samples/step-000002.png").is_file());
 
+    resume_export_and_sample_tuned(dir, &run_dir, &sdxl_dir(), "unet");
+}
+
+/// The rest of a family's train test: `adt resume` the 3-step run in `run_dir` to step 4,
+/// `adt export` it (the denoiser's `subfolder`, `unet` or `transformer`), and check that
+/// `adt sample --unet` with the export differs from the base `model`.
+pub fn resume_export_and_sample_tuned(dir: &Path, run_dir: &Path, model: &Path, subfolder: &str) {
     run(adt()
         .args(["resume", "--plain", "--total-steps", "4"])
-        .arg(&run_dir));
+        .arg(run_dir));
     assert!(run_dir.join("checkpoints/step-4/model.bpk").is_file());
     let export = dir.join("export");
-    let log = run(adt().arg("export").arg(&run_dir).arg("--out").arg(&export));
+    let log = run(adt().arg("export").arg(run_dir).arg("--out").arg(&export));
     assert!(log.contains("exported step 4"), "{log}");
-    let tuned = std::fs::read(export.join("unet/diffusion_pytorch_model.safetensors")).unwrap();
-    assert!(!tuned.is_empty());
+    assert!(export.join(subfolder).join("config.json").is_file());
 
-    // The tuned UNet samples, and differs from the base.
-    let sample = |unet: Option<&Path>, out: &str| {
+    // The tuned denoiser samples, and differs from the base.
+    let sample = |tuned: Option<&Path>, out: &str| {
         let mut cmd = adt();
         cmd.args(["sample", "a red disc", "--model"])
-            .arg(sdxl_dir())
+            .arg(model)
             .args([
                 "--steps", "2", "--cfg", "3", "--width", "32", "--height", "32",
             ])
             .args(["--save-latents", "--out"])
             .arg(dir.join(out));
-        if let Some(u) = unet {
+        if let Some(u) = tuned {
             cmd.arg("--unet").arg(u);
         }
         run(&mut cmd);
         read_tensors(&dir.join(out).join("latents.safetensors")).unwrap()["latents"].clone()
     };
-    let tuned = sample(Some(&export.join("unet")), "tuned");
+    let tuned = sample(Some(&export.join(subfolder)), "tuned");
     let base = sample(None, "base");
     assert!(
         max_abs_diff(&tuned, &base) > 1e-4,
-        "the exported UNet samples like the base"
+        "the exported {subfolder} samples like the base"
     );
     assert!(dir.join("tuned/0000-seed0.png").is_file());
 }

@@ -87,6 +87,47 @@ impl ModelSource {
     }
 }
 
+impl ModelSource {
+    /// The weight file(s) of a component saved as `<subfolder>/<stem>.safetensors`
+    /// (diffusers: `diffusion_pytorch_model`, transformers: `model`): that file, else its
+    /// `fp16` variant `<stem>.fp16.safetensors`, else the shards listed by
+    /// `<stem>.safetensors.index.json` (or `.index.fp16.json`). The error lists the single
+    /// files tried.
+    pub fn weight_files(&self, subfolder: &str, stem: &str) -> Result<Vec<PathBuf>, LoadError> {
+        let rel = |name: &str| {
+            if subfolder.is_empty() {
+                name.to_string()
+            } else {
+                format!("{}/{name}", subfolder.trim_end_matches('/'))
+            }
+        };
+        let (full, half) = (
+            rel(&format!("{stem}.safetensors")),
+            rel(&format!("{stem}.fp16.safetensors")),
+        );
+        let err = match self.first_file(&[full.as_str(), half.as_str()]) {
+            Ok(p) => return Ok(vec![p]),
+            Err(e) => e,
+        };
+        for index in [
+            format!("{stem}.safetensors.index.json"),
+            format!("{stem}.safetensors.index.fp16.json"),
+        ] {
+            let Ok(path) = self.file(&rel(&index)) else {
+                continue;
+            };
+            #[derive(serde::Deserialize)]
+            struct Index {
+                weight_map: std::collections::BTreeMap<String, String>,
+            }
+            let idx: Index = crate::read_config(&path)?;
+            let shards: std::collections::BTreeSet<&String> = idx.weight_map.values().collect();
+            return shards.into_iter().map(|f| self.file(&rel(f))).collect();
+        }
+        Err(err)
+    }
+}
+
 /// Root of the Hugging Face hub cache, as Python's `huggingface_hub` finds it.
 pub(crate) fn hub_cache_dir() -> PathBuf {
     if let Some(p) = std::env::var_os("HF_HUB_CACHE") {

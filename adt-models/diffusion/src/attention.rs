@@ -72,13 +72,13 @@ impl Attention {
 }
 
 /// `[B, L, H*D]` -> `[B, H, L, D]`.
-fn split_heads(x: Tensor<3>, heads: usize) -> Tensor<4> {
+pub(crate) fn split_heads(x: Tensor<3>, heads: usize) -> Tensor<4> {
     let [b, l, inner] = x.dims();
     x.reshape([b, l, heads, inner / heads]).swap_dims(1, 2)
 }
 
 /// `[B, H, L, D]` -> `[B, L, H*D]`.
-fn merge_heads(x: Tensor<4>) -> Tensor<3> {
+pub(crate) fn merge_heads(x: Tensor<4>) -> Tensor<3> {
     let [b, h, l, d] = x.dims();
     x.swap_dims(1, 2).reshape([b, l, h * d])
 }

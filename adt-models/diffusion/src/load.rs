@@ -21,10 +21,6 @@ use crate::vae::{AutoencoderKL, AutoencoderKLConfig};
 pub const WEIGHTS_NAME: &str = "diffusion_pytorch_model.safetensors";
 /// The `fp16` variant's weight file name (upcast to f32 on load).
 pub const WEIGHTS_NAME_FP16: &str = "diffusion_pytorch_model.fp16.safetensors";
-const INDEX_NAMES: [&str; 2] = [
-    "diffusion_pytorch_model.safetensors.index.json",
-    "diffusion_pytorch_model.safetensors.index.fp16.json",
-];
 
 fn join(subfolder: &str, name: &str) -> String {
     if subfolder.is_empty() {
@@ -37,31 +33,7 @@ fn join(subfolder: &str, name: &str) -> String {
 /// The weight file(s) of a diffusers sub-model: the full-precision file, else the fp16
 /// variant, else the shards listed by a `*.index.json`.
 pub fn weight_files(source: &ModelSource, subfolder: &str) -> Result<Vec<PathBuf>, LoadError> {
-    let (full, half) = (
-        join(subfolder, WEIGHTS_NAME),
-        join(subfolder, WEIGHTS_NAME_FP16),
-    );
-    let single = source.first_file(&[full.as_str(), half.as_str()]);
-    let err = match single {
-        Ok(p) => return Ok(vec![p]),
-        Err(e) => e,
-    };
-    for index in INDEX_NAMES {
-        let Ok(path) = source.file(&join(subfolder, index)) else {
-            continue;
-        };
-        #[derive(serde::Deserialize)]
-        struct Index {
-            weight_map: std::collections::BTreeMap<String, String>,
-        }
-        let idx: Index = read_config(&path)?;
-        let shards: std::collections::BTreeSet<&String> = idx.weight_map.values().collect();
-        return shards
-            .into_iter()
-            .map(|f| source.file(&join(subfolder, f)))
-            .collect();
-    }
-    Err(err)
+    source.weight_files(subfolder, "diffusion_pytorch_model")
 }
 
 fn write_config<C: Serialize>(dir: &Path, class_name: &str, config: &C) -> Result<(), LoadError> {

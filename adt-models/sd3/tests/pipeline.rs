@@ -9,18 +9,15 @@ use std::path::Path;
 
 use adt_family::{Family, GivenNoise, InitImage, Model, Request};
 use adt_models_common::ModelSource;
-use adt_models_common::testing::{assert_close, copy_dir, max_abs_diff};
+use adt_models_common::testing::{
+    assert_close, check_image, check_latents, copy_dir, max_abs_diff,
+};
 use adt_plugin::traits::{Codec, Conditioner};
 use adt_schedulers::{SamplerName, Scheduler};
 use adt_sd3::{Sd3, Sd3Model};
 use burn::prelude::*;
 
 use crate::common::*;
-
-/// Final latents: max-abs ≤ this × max(1, max|reference|) (the pipeline tolerance).
-const LATENT_REL_TOL: f32 = 1e-3;
-/// 8-bit images: at most this many levels apart.
-const IMAGE_LEVELS: f32 = 2.0;
 
 const PROMPTS: [&str; 2] = [
     "a red circle on a blue background",
@@ -36,30 +33,6 @@ fn load(dir: &Path, device: &Device) -> Sd3Model {
 
 fn prompts(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
-}
-
-fn check_latents(what: &str, got: Tensor<4>, reference: &TensorData) {
-    let scale = reference.iter::<f32>().map(f32::abs).fold(1.0, f32::max);
-    let err = max_abs_diff(&got.into_data(), reference);
-    let tol = LATENT_REL_TOL * scale;
-    eprintln!("{what}: latents max-abs {err:.3e} (max |ref| {scale:.2})");
-    assert!(err <= tol, "{what} latents: max-abs {err:.3e} > {tol:.3e}");
-}
-
-/// `[B, 3, H, W]` in [0, 1] against diffusers' `[B, H, W, 3]`, in 8-bit levels.
-fn check_image(what: &str, got: Tensor<4>, reference: &TensorData) {
-    let got = got.permute([0, 2, 3, 1]).into_data();
-    assert_eq!(got.shape(), reference.shape(), "{what} image shape");
-    let worst = got
-        .iter::<f32>()
-        .zip(reference.iter::<f32>())
-        .map(|(a, b)| ((a * 255.0).round() - (b * 255.0).round()).abs())
-        .fold(0.0, f32::max);
-    eprintln!("{what}: image max {worst} levels apart");
-    assert!(
-        worst <= IMAGE_LEVELS,
-        "{what} image: {worst} levels apart (> {IMAGE_LEVELS})"
-    );
 }
 
 fn scheduler<F: Family>(model: &Model<F>, steps: usize) -> Scheduler {

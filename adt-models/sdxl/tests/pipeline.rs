@@ -11,16 +11,11 @@ use std::path::{Path, PathBuf};
 use adt_family::{Family, GivenNoise, InitImage, Model, Request};
 use adt_models_common::ModelSource;
 use adt_models_common::tensor_io::read_tensors;
-use adt_models_common::testing::{copy_dir, max_abs_diff};
+use adt_models_common::testing::{check_image, check_latents, copy_dir, max_abs_diff};
 use adt_plugin::traits::MicroCond;
 use adt_schedulers::{SamplerName, Scheduler};
 use adt_sdxl::SdxlModel;
 use burn::prelude::*;
-
-/// Final latents: max-abs ≤ this × max(1, max|reference|) (the pipeline tolerance).
-const LATENT_REL_TOL: f32 = 1e-3;
-/// 8-bit images: at most this many levels apart.
-const IMAGE_LEVELS: f32 = 2.0;
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -50,30 +45,6 @@ const PROMPTS: [&str; 2] = [
 ];
 const H: usize = 48;
 const W: usize = 64;
-
-fn check_latents(what: &str, got: Tensor<4>, reference: &TensorData) {
-    let scale = reference.iter::<f32>().map(f32::abs).fold(1.0, f32::max);
-    let err = max_abs_diff(&got.into_data(), reference);
-    let tol = LATENT_REL_TOL * scale;
-    eprintln!("{what}: latents max-abs {err:.3e} (max |ref| {scale:.2})");
-    assert!(err <= tol, "{what} latents: max-abs {err:.3e} > {tol:.3e}");
-}
-
-/// `[B, 3, H, W]` in [0, 1] against diffusers' `[B, H, W, 3]`, in 8-bit levels.
-fn check_image(what: &str, got: Tensor<4>, reference: &TensorData) {
-    let got = got.permute([0, 2, 3, 1]).into_data();
-    assert_eq!(got.shape(), reference.shape(), "{what} image shape");
-    let worst = got
-        .iter::<f32>()
-        .zip(reference.iter::<f32>())
-        .map(|(a, b)| ((a * 255.0).round() - (b * 255.0).round()).abs())
-        .fold(0.0, f32::max);
-    eprintln!("{what}: image max {worst} levels apart");
-    assert!(
-        worst <= IMAGE_LEVELS,
-        "{what} image: {worst} levels apart (> {IMAGE_LEVELS})"
-    );
-}
 
 fn scheduler<F: Family>(model: &Model<F>, name: &str, steps: usize) -> Scheduler {
     let name: SamplerName = name.parse().unwrap();

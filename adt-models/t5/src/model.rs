@@ -15,9 +15,7 @@
 
 use std::path::{Path, PathBuf};
 
-use adt_models_common::{
-    LoadOptions, ModelSource, load_safetensors_with, load_tensor_map, read_config,
-};
+use adt_models_common::{LoadOptions, ModelSource, load_safetensors_with, load_tensor_map};
 use burn::module::Param;
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::prelude::*;
@@ -305,7 +303,8 @@ impl T5EncoderModel {
             }
         };
         let config = T5Config::from_file(&source.file(&rel("config.json"))?)?;
-        let files = weight_files(source, &rel)?;
+        // SD3's `text_encoder_3` is sharded.
+        let files = source.weight_files(subfolder, "model")?;
         Self::new(&config, device)?.load_weights(&files)
     }
 
@@ -436,36 +435,4 @@ impl T5EncoderModel {
         }
         Ok(self.forward(input_ids, attention_mask))
     }
-}
-
-/// `model.safetensors`, else `model.fp16.safetensors`, else the shards of
-/// `model.safetensors.index.json` (SD3's `text_encoder_3` is sharded).
-fn weight_files(
-    source: &ModelSource,
-    rel: &dyn Fn(&str) -> String,
-) -> Result<Vec<PathBuf>, T5Error> {
-    let single = source.first_file(&[&rel("model.safetensors"), &rel("model.fp16.safetensors")]);
-    let err = match single {
-        Ok(p) => return Ok(vec![p]),
-        Err(e) => e,
-    };
-    for index in [
-        "model.safetensors.index.json",
-        "model.safetensors.index.fp16.json",
-    ] {
-        let Ok(path) = source.file(&rel(index)) else {
-            continue;
-        };
-        #[derive(serde::Deserialize)]
-        struct Index {
-            weight_map: std::collections::BTreeMap<String, String>,
-        }
-        let idx: Index = read_config(&path)?;
-        let shards: std::collections::BTreeSet<&String> = idx.weight_map.values().collect();
-        return shards
-            .into_iter()
-            .map(|f| Ok(source.file(&rel(f))?))
-            .collect();
-    }
-    Err(err.into())
 }

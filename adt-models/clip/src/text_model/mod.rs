@@ -107,7 +107,7 @@ impl ClipTextModel {
     }
 
     /// Load `subfolder/config.json` + `subfolder/model.safetensors` (falling
-    /// back to `model.fp16.safetensors`, upcast to f32) from a transformers or
+    /// back to `model.fp16.safetensors`, upcast to f32, or shards) from a transformers or
     /// diffusers checkpoint, e.g. `(sd15, "text_encoder")`. `subfolder` may be
     /// empty. The projection head is built when `architectures` names
     /// `CLIPTextModelWithProjection`.
@@ -125,10 +125,9 @@ impl ClipTextModel {
         };
         let config_path = source.file(&rel("config.json"))?;
         let config = ClipTextConfig::from_file(&config_path)?;
-        let weights =
-            source.first_file(&[&rel("model.safetensors"), &rel("model.fp16.safetensors")])?;
+        let weights = source.weight_files(subfolder, "model")?;
         Self::new(&config, config.has_projection(), device)?.load_weights(
-            &[weights],
+            &weights,
             &[],
             IGNORED_KEYS,
         )

@@ -10,6 +10,7 @@ use burn::tensor::activation::{gelu_approximate, silu};
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 
+use crate::attention::{merge_heads, split_heads};
 use crate::layers::linear;
 
 /// `nn.LayerNorm(dim, elementwise_affine=False, eps)` over the last axis (biased variance).
@@ -173,18 +174,6 @@ impl FeedForward {
             .2
             .forward(gelu_approximate(self.net.0.proj.forward(x)))
     }
-}
-
-/// `[B, L, H·D]` → `[B, H, L, D]`.
-fn split_heads(x: Tensor<3>, heads: usize) -> Tensor<4> {
-    let [b, l, inner] = x.dims();
-    x.reshape([b, l, heads, inner / heads]).swap_dims(1, 2)
-}
-
-/// `[B, H, L, D]` → `[B, L, H·D]`.
-fn merge_heads(x: Tensor<4>) -> Tensor<3> {
-    let [b, h, l, d] = x.dims();
-    x.swap_dims(1, 2).reshape([b, l, h * d])
 }
 
 /// diffusers `Attention` with `JointAttnProcessor2_0`: the sample stream's `to_q/k/v`, the
