@@ -102,6 +102,60 @@ impl FamilyKind {
             None => Self::of_pipeline(source),
         }
     }
+
+    /// `SINGLE_FILE_MARK`: the key prefix of this family's original single files.
+    pub fn single_file_mark(self) -> &'static str {
+        struct Mark;
+        impl FamilyJob for Mark {
+            type Output = &'static str;
+            fn run<F: Family>(self) -> &'static str {
+                F::SINGLE_FILE_MARK
+            }
+        }
+        self.run(Mark)
+    }
+
+    /// `CONFIG_REPO`: the diffusers repo of the family's reference release.
+    pub fn config_repo(self) -> &'static str {
+        struct Repo;
+        impl FamilyJob for Repo {
+            type Output = &'static str;
+            fn run<F: Family>(self) -> &'static str {
+                F::CONFIG_REPO
+            }
+        }
+        self.run(Repo)
+    }
+
+    /// The family of an original single file, from the key prefix only its files have.
+    pub fn of_single_file(path: &std::path::Path) -> Result<Self> {
+        let keys = adt_models_common::single_file::keys(path)
+            .with_context(|| format!("reading the tensor names of {}", path.display()))?;
+        let claims: Vec<Self> = Self::ALL
+            .into_iter()
+            .filter(|k| keys.iter().any(|key| key.starts_with(k.single_file_mark())))
+            .collect();
+        match claims.as_slice() {
+            [one] => Ok(*one),
+            _ => {
+                let marks: Vec<String> = Self::ALL
+                    .iter()
+                    .map(|k| format!("`{}*` ({})", k.single_file_mark(), k.name()))
+                    .collect();
+                bail!(
+                    "{}: cannot tell the model family of this single file (keys under {} \
+                     decide it{}); name it with --family / `[model] family`",
+                    path.display(),
+                    marks.join(", "),
+                    if claims.is_empty() {
+                        ": it has none"
+                    } else {
+                        ": it has several"
+                    }
+                )
+            }
+        }
+    }
 }
 
 impl FromStr for FamilyKind {
@@ -139,6 +193,8 @@ pub struct ModelSpec {
     pub vae: Option<String>,
     /// A tuned denoiser in diffusers layout (what `adt export` writes).
     pub denoiser: Option<PathBuf>,
+    /// T5 tokens per prompt (SD3's `max_sequence_length`; the family's default if unset).
+    pub max_sequence_length: Option<usize>,
 }
 
 impl ModelSpec {
@@ -150,9 +206,13 @@ impl ModelSpec {
         }
     }
 
-    /// The family to load this as.
+    /// The family to load this as: named, else from the single file's keys, else from the
+    /// pipeline's `model_index.json`.
     pub fn family(&self) -> Result<FamilyKind> {
-        FamilyKind::resolve(self.family.as_deref(), &ModelSource::parse(&self.source))
+        match (&self.family, &self.single_file) {
+            (None, Some(file)) => FamilyKind::of_single_file(file),
+            _ => FamilyKind::resolve(self.family.as_deref(), &ModelSource::parse(&self.source)),
+        }
     }
 
     /// Load as family `F` on `device` (the one loading path of every command).
@@ -177,6 +237,9 @@ impl ModelSpec {
             model = model
                 .with_vae(&vae, device)
                 .with_context(|| format!("loading the VAE {}", vae.describe()))?;
+        }
+        if let Some(n) = self.max_sequence_length {
+            F::set_max_sequence_length(&mut model, n)?;
         }
         if let Some(dir) = &self.denoiser {
             model = model

@@ -59,7 +59,9 @@ pub enum TimestepSampling {
 }
 
 /// Per-sample weighting of `L_diff` by its noise level σ, as diffusers'
-/// `compute_loss_weighting_for_sd3` (`training_utils.py`); for flow models.
+/// `compute_loss_weighting_for_sd3` (`training_utils.py`); for flow models. diffusers picks
+/// density and weighting with one `weighting_scheme`: `logit_normal` and `mode` are those
+/// densities with `None`, `sigma_sqrt` and `cosmap` the uniform density with these weights.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LossWeighting {
@@ -281,6 +283,11 @@ pub struct AdtConfig {
     pub mode_scale: f64,
     /// Per-sample weighting of L_diff by σ (flow models only) [diffusers' default: none].
     pub loss_weighting: LossWeighting,
+    /// Flow models: regress the x0 the velocity implies, `x_σ − σ·v̂`, on x0 (a σ²-weighted
+    /// velocity loss) instead of v̂ on ε − x0 — diffusers' `--precondition_outputs` of
+    /// `train_dreambooth_sd3.py`. Unset: on for flow models (that script's default); setting
+    /// it for an ε/v model is an error.
+    pub precondition_outputs: Option<bool>,
     /// R1 penalty on the heads' inputs for real images [choice: off].
     pub r1: bool,
     /// R1 weight γ (penalty = γ/2 · E‖∇D‖²) [choice: 1e-5].
@@ -358,6 +365,7 @@ impl Default for AdtConfig {
             logit_std: 1.0,
             mode_scale: 1.29,
             loss_weighting: LossWeighting::None,
+            precondition_outputs: None,
             r1: false,
             r1_gamma: 1e-5,
             r1_fd_step: 1e-2,
@@ -518,8 +526,17 @@ impl AdtConfig {
                 format!("must be > 0, got {}", self.logit_std),
             ));
         }
-        if !self.mode_scale.is_finite() {
-            return Err(AdtError::config("mode_scale", "must be finite"));
+        // SD3 paper (Esser et al. 2024, §3.1): the mode density is a valid, monotone
+        // transform of the uniform for −1 ≤ s ≤ 2/(π − 2).
+        let max_scale = 2.0 / (std::f64::consts::PI - 2.0);
+        if !(-1.0..=max_scale).contains(&self.mode_scale) {
+            return Err(AdtError::config(
+                "mode_scale",
+                format!(
+                    "must be in [-1, 2/(π−2) = {max_scale:.4}], got {}",
+                    self.mode_scale
+                ),
+            ));
         }
         non_negative("r1_gamma", self.r1_gamma)?;
         if !(self.r1_fd_step.is_finite() && self.r1_fd_step > 0.0) {

@@ -56,6 +56,13 @@ pub fn diffusion_target(
     }
 }
 
+/// The clean sample a flow velocity implies, `x_σ − σ·v̂` per sample (diffusers'
+/// `precondition_outputs`: `model_pred * (-sigmas) + noisy_model_input`).
+pub fn flow_x0(x_t: Tensor<4>, velocity: Tensor<4>, levels: &[NoiseLevel]) -> Tensor<4> {
+    let (_, s) = coeffs(levels, &x_t.device());
+    x_t - velocity * s
+}
+
 /// `L_diff = mean (pred − target)²` (unweighted, as in diffusers' and SD3's training scripts).
 pub fn diffusion_loss(pred: Tensor<4>, target: Tensor<4>) -> Tensor<1> {
     (pred - target).powi_scalar(2).mean()

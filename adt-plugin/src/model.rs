@@ -181,13 +181,23 @@ impl<K: Components> AdtModel<K> {
         device: &Device,
     ) -> Result<Self> {
         let c = &ctx.config;
-        if c.loss_weighting != LossWeighting::None && generator.prediction() != Prediction::Flow {
+        let flow = generator.prediction() == Prediction::Flow;
+        if c.loss_weighting != LossWeighting::None && !flow {
             return Err(AdtError::config(
                 "loss_weighting",
                 format!(
-                    "{:?} weights L_diff by the flow noise level σ (SD3's \
-                     compute_loss_weighting_for_sd3); this denoiser predicts {:?}: use \"none\"",
+                    "{:?} weights L_diff by the flow noise level σ (for flow-matching models); \
+                     this denoiser predicts {:?}: use \"none\"",
                     c.loss_weighting,
+                    generator.prediction()
+                ),
+            ));
+        }
+        if c.precondition_outputs.is_some() && !flow {
+            return Err(AdtError::config(
+                "precondition_outputs",
+                format!(
+                    "applies to flow-matching models only; this denoiser predicts {:?}: remove it",
                     generator.prediction()
                 ),
             ));
@@ -315,13 +325,21 @@ impl<K: Components> AdtModel<K> {
         let b = draws.levels.len();
         let t: Vec<f32> = draws.levels.iter().map(|l| l.timestep).collect();
         let t = Tensor::<1>::from_data(TensorData::new(t, [b]), &x_t.device());
-        let pred = self.generator.forward(x_t, t, &prep.cond.cond);
-        let target = losses::diffusion_target(
-            self.generator.prediction(),
-            prep.x0.clone(),
-            draws.noise.clone(),
-            &draws.levels,
-        );
+        let pred = self.generator.forward(x_t.clone(), t, &prep.cond.cond);
+        let prediction = self.generator.prediction();
+        let (pred, target) = if prediction == Prediction::Flow
+            && self.ctx.config.precondition_outputs != Some(false)
+        {
+            (losses::flow_x0(x_t, pred, &draws.levels), prep.x0.clone())
+        } else {
+            let target = losses::diffusion_target(
+                prediction,
+                prep.x0.clone(),
+                draws.noise.clone(),
+                &draws.levels,
+            );
+            (pred, target)
+        };
         match self.ctx.config.loss_weighting {
             LossWeighting::None => losses::diffusion_loss(pred, target),
             w => {

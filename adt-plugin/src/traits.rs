@@ -279,6 +279,12 @@ pub trait Conditioner: Module + ModuleDisplay + Sync + 'static {
         Vec::new()
     }
 
+    /// The settings besides the weights that change [`Self::encode_text`]'s output (e.g. a
+    /// sequence length), for cache keys; empty by default.
+    fn encoding_settings(&self) -> String {
+        String::new()
+    }
+
     /// [`Self::encode_text`] then [`Self::condition`].
     fn encode(&self, prompts: &[String], micro: &[MicroCond], device: &Device) -> Conditioning {
         self.condition(self.encode_text(prompts, device), micro)

@@ -40,6 +40,13 @@ fn invalid_values_name_their_field() {
     let cases: Vec<(AdtConfig, &str)> = vec![
         (
             AdtConfig {
+                mode_scale: 1.8,
+                ..base.clone()
+            },
+            "mode_scale",
+        ),
+        (
+            AdtConfig {
                 k: 5,
                 m: 4,
                 ..base.clone()
@@ -165,5 +172,36 @@ fn the_trainer_refuses_a_bad_config_before_training() {
         }
         Err(e) => panic!("wrong error {e}"),
         Ok(_) => panic!("accepted k > m"),
+    }
+}
+
+#[test]
+fn flow_only_options_are_refused_for_an_epsilon_model() {
+    use adt_plugin::LossWeighting;
+    let d = Device::flex().autodiff();
+    for (cfg, want) in [
+        (
+            AdtConfig {
+                loss_weighting: LossWeighting::Cosmap,
+                ..toy_config()
+            },
+            "loss_weighting",
+        ),
+        (
+            AdtConfig {
+                precondition_outputs: Some(true),
+                ..toy_config()
+            },
+            "precondition_outputs",
+        ),
+    ] {
+        match ToyParts::new(ToySizes::default(), 0, &d).trainer(cfg, 8, 16, &d) {
+            Err(AdtError::Config { field, message }) => {
+                assert_eq!(field, want);
+                assert!(message.contains("flow"), "{message}");
+            }
+            Err(e) => panic!("wrong error {e}"),
+            Ok(_) => panic!("accepted {want} for an ε model"),
+        }
     }
 }

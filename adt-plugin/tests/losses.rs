@@ -3,8 +3,8 @@
 
 use adt_plugin::config::{LossWeighting, LrDecay, LrScheduleConfig};
 use adt_plugin::losses::{
-    Density, add_noise, d_hinge, diffusion_loss, diffusion_target, g_adversarial, r1_penalty,
-    sign_accuracy, weighted_diffusion_loss,
+    Density, add_noise, d_hinge, diffusion_loss, diffusion_target, flow_x0, g_adversarial,
+    r1_penalty, sign_accuracy, weighted_diffusion_loss,
 };
 use adt_plugin::step::learning_rate;
 use adt_plugin::traits::{NoiseLevel, Prediction};
@@ -128,6 +128,16 @@ fn flow_loss_weightings_and_densities_match_hand_values() {
     // cosmap: 2/(π(1 − 2σ + 2σ²)) = [2/(0.52π), 2/(0.625π)] = [1.2242688, 1.0185916].
     let l = weighted(LossWeighting::Cosmap);
     assert!((l - 1.3823525).abs() < 1e-5, "cosmap {l}");
+
+    // Preconditioned outputs: x̂0 = x_σ − σ·v̂ against x0. x_σ = α x0 + σ ε =
+    // [1.1, −0.65, −0.5, 1.75]; v̂ = 1 → x̂0 = [0.5, −1.25, −1.25, 1.0], x̂0 − x0 =
+    // [−0.5, −0.25, −1.75, −1.0] → mean of squares 4.375 / 4.
+    let x0 = t4(vec![1.0, -1.0, 0.5, 2.0], [2, 2, 1, 1]);
+    let eps = t4(vec![0.5, 0.25, -1.0, 1.0], [2, 2, 1, 1]);
+    let x_t = add_noise(x0.clone(), eps, &lv);
+    let ones = t4(vec![1.0; 4], [2, 2, 1, 1]);
+    let l = scalar(diffusion_loss(flow_x0(x_t, ones, &lv), x0));
+    assert!((l - 1.09375).abs() < TOL, "preconditioned {l}");
 
     // Densities: mode at v = 0.25, scale 1.29: 0.75 − 1.29·(cos²(π/8) − 0.75).
     let u = Density::Mode { scale: 1.29 }.fraction(0.25);

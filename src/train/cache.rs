@@ -56,7 +56,11 @@ pub fn open_cache<F: Family>(
         .with_extra("latents", "scaled posterior mean")
         .with_extra(
             "text",
-            format!("{} encode_text: hidden (+ pooled)", F::NAME),
+            format!(
+                "{} encode_text: hidden (+ pooled){}",
+                F::NAME,
+                conditioner.encoding_settings()
+            ),
         );
     let mut encoder = FnEncoder {
         images: |images: &[adt_data::ImageTensor]| {

@@ -40,13 +40,17 @@ pub struct ModelSection {
     /// An original-layout single file; `source` then supplies configs and tokenizers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub single_file: Option<PathBuf>,
-    /// The model family (`sd15`, `sdxl`, `sd3`); default: from `source`'s `model_index.json`.
+    /// The model family (`sd15`, `sdxl`, `sd3`); default: from `single_file`'s keys, else from
+    /// `source`'s `model_index.json`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub family: Option<String>,
     /// Another VAE (a component folder or hub repo), e.g. an fp16-fix VAE; used for the
     /// latents, the simulated inference's decode and validation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vae: Option<String>,
+    /// T5 tokens per caption (SD3's `max_sequence_length`, 1..=512); default 256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_sequence_length: Option<usize>,
 }
 
 impl ModelSection {
@@ -58,6 +62,7 @@ impl ModelSection {
             family: self.family.clone(),
             vae: self.vae.clone(),
             denoiser: None,
+            max_sequence_length: self.max_sequence_length,
         }
     }
 }

@@ -131,6 +131,7 @@ fn train_family<F: Family>(
     }
     let dataset = Arc::new(opened.train);
     check_sizes(&dataset, &base)?;
+    warn_truncated_captions(&dataset, &base);
     let mut loader = BucketLoader::new(dataset.clone(), config.adt.batch_size, 2, &ad)
         .context("[data] batching")?;
     if let Some(opts) = &config.cache {
@@ -280,6 +281,34 @@ fn load_backbone(section: &DiscriminatorSection, device: &Device) -> Result<Dino
     Ok(Dinov2Discriminator::new(backbone, taps)?)
 }
 
+/// How many captions the start-up truncation check reads (tokenizing millions would delay
+/// the start by minutes).
+const CAPTION_CHECK: usize = 10_000;
+
+/// Say how many of the first [`CAPTION_CHECK`] captions the text encoders will cut, with the
+/// first few warnings (they name the limit).
+fn warn_truncated_captions<F: Family>(dataset: &ImageCaptionDataset, base: &Model<F>) {
+    let records = dataset.records();
+    let captions: Vec<String> = records
+        .iter()
+        .take(CAPTION_CHECK)
+        .map(|r| r.caption.clone())
+        .collect();
+    let warnings = base.conditioner.prompt_warnings(&captions);
+    if warnings.is_empty() {
+        return;
+    }
+    eprintln!(
+        "warning: {} truncation(s) among the first {} of {} captions (prompt N = caption N), e.g.:",
+        warnings.len(),
+        captions.len(),
+        records.len()
+    );
+    for w in warnings.iter().take(3) {
+        eprintln!("  {w}");
+    }
+}
+
 /// Every bucket is a whole number of latent cells the denoiser takes (the MMDiT: whole
 /// patches within its position table).
 fn check_sizes<F: Family>(dataset: &ImageCaptionDataset, base: &Model<F>) -> Result<()> {
@@ -319,6 +348,14 @@ fn validation_plan<F: Family>(
         Some(s) => s.parse().map_err(anyhow::Error::msg)?,
         None => train_sampler,
     };
+    let size = v.size.unwrap_or(config.data.buckets.resolution as usize);
+    let f = base.codec.downscale();
+    if size == 0 || !size.is_multiple_of(f) {
+        bail!("[validation] size {size} must be a positive multiple of the VAE's downscale {f}");
+    }
+    base.denoiser
+        .check_latent_size(size / f, size / f)
+        .with_context(|| format!("[validation] size {size}"))?;
     Ok(Some(ValidationPlan {
         run_dir: config.out.clone(),
         prompts,
@@ -328,7 +365,7 @@ fn validation_plan<F: Family>(
         scheduler: base.scheduler.config(sampler)?,
         steps: v.steps.unwrap_or(config.adt.m),
         cfg: v.cfg,
-        size: v.size.unwrap_or(config.data.buckets.resolution as usize),
+        size,
         columns: v.columns,
         codec: base.codec.clone().valid(),
         conditioner: base.conditioner.clone().valid(),

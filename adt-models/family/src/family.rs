@@ -25,6 +25,13 @@ pub trait Family: Copy + Debug + Send + Sync + 'static {
     const NAME: &'static str;
     /// The `model_index.json` `_class_name`s of the diffusers pipelines this family loads.
     const PIPELINE_CLASSES: &'static [&'static str];
+    /// A key prefix only this family's original single files have (SD1.x:
+    /// `cond_stage_model.`, SDXL: `conditioner.embedders.`, SD3:
+    /// `model.diffusion_model.joint_blocks.`): how a file's family is told without `--family`.
+    const SINGLE_FILE_MARK: &'static str;
+    /// The diffusers repo of the family's reference release, whose configs, tokenizers and
+    /// scheduler its single files need (named in messages when none is given).
+    const CONFIG_REPO: &'static str;
     /// The trainable denoiser.
     type Denoiser: ComponentDenoiser;
     /// The frozen codec.
@@ -43,6 +50,16 @@ pub trait Family: Copy + Debug + Send + Sync + 'static {
     /// Check that the components fit together (widths, channels, added conditions); called
     /// after every load and component swap.
     fn check(model: &Model<Self>) -> Result<()>;
+
+    /// Set the pipeline's `max_sequence_length` (T5 tokens per prompt, SD3); families
+    /// without a T5 encoder refuse it.
+    fn set_max_sequence_length(model: &mut Model<Self>, tokens: usize) -> Result<()> {
+        let _ = (model, tokens);
+        Err(FamilyError::Request(format!(
+            "max_sequence_length sets the T5 prompt length; a `{}` model has no T5 encoder",
+            Self::NAME
+        )))
+    }
 
     /// The first step an img2img run of `strength` executes: SD1.x/SDXL's
     /// `get_timesteps` by default (whole steps); SD3 keeps the fractional start.

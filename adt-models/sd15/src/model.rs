@@ -27,6 +27,8 @@ impl Family for Sd15 {
     const NAME: &'static str = "sd15";
     const PIPELINE_CLASSES: &'static [&'static str] =
         &["StableDiffusionPipeline", "StableDiffusionImg2ImgPipeline"];
+    const SINGLE_FILE_MARK: &'static str = "cond_stage_model.";
+    const CONFIG_REPO: &'static str = "stable-diffusion-v1-5/stable-diffusion-v1-5";
     type Denoiser = UnetDenoiser;
     type Codec = VaeCodec;
     type Conditioner = ClipConditioner;
@@ -63,16 +65,19 @@ impl Family for Sd15 {
     ) -> Result<Model<Self>> {
         let keys = single_file::keys(path)?;
         if !keys.iter().any(|k| k.starts_with(SINGLE_FILE_TEXT_PREFIX)) {
-            let sdxl = keys.iter().any(|k| k.starts_with("conditioner.embedders."));
+            let has = |p: &str| keys.iter().any(|k| k.starts_with(p));
+            let hint = if has("conditioner.embedders.") {
+                " (its `conditioner.embedders.*` make it an SDXL file: use family \"sdxl\")"
+            } else if has("model.diffusion_model.joint_blocks.") {
+                " (its MMDiT `model.diffusion_model.joint_blocks.*` make it an SD3 file: use \
+                 family \"sd3\")"
+            } else {
+                ""
+            };
             return Err(FamilyError::WrongFamily {
                 path: path.to_path_buf(),
                 message: format!(
-                    "not an SD1.x/2.x single file: no `{SINGLE_FILE_TEXT_PREFIX}*` text encoder{}",
-                    if sdxl {
-                        " (its `conditioner.embedders.*` make it an SDXL file: use family \"sdxl\")"
-                    } else {
-                        ""
-                    }
+                    "not an SD1.x/2.x single file: no `{SINGLE_FILE_TEXT_PREFIX}*` text encoder{hint}"
                 ),
             });
         }

@@ -115,6 +115,18 @@ impl Conditioner for Sd3Conditioner {
         }
     }
 
+    fn encoding_settings(&self) -> String {
+        format!(
+            "; max_sequence_length {}, T5 {}",
+            self.max_sequence_length,
+            if self.text_encoder_3.is_some() {
+                "on"
+            } else {
+                "zeros"
+            }
+        )
+    }
+
     fn prompt_warnings(&self, prompts: &[String]) -> Vec<String> {
         let mut warnings = Vec::new();
         let limit = self.tokenizer.max_length();

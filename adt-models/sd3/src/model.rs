@@ -102,6 +102,8 @@ impl Family for Sd3 {
         "StableDiffusion3Pipeline",
         "StableDiffusion3Img2ImgPipeline",
     ];
+    const SINGLE_FILE_MARK: &'static str = MMDIT_BLOCKS_PREFIX;
+    const CONFIG_REPO: &'static str = "stabilityai/stable-diffusion-3-medium-diffusers";
     type Denoiser = MmditDenoiser;
     type Codec = VaeCodec;
     type Conditioner = Sd3Conditioner;
@@ -295,6 +297,18 @@ impl Family for Sd3 {
                 d.in_channels()
             )));
         }
+        Ok(())
+    }
+
+    /// 1 to 512 tokens, as the pipeline allows (`check_inputs`); the default is 256.
+    fn set_max_sequence_length(model: &mut Model<Self>, tokens: usize) -> Result<()> {
+        if !(1..=512).contains(&tokens) {
+            return Err(FamilyError::Request(format!(
+                "max_sequence_length must be in 1..=512 (StableDiffusion3Pipeline's limit), got \
+                 {tokens}"
+            )));
+        }
+        model.conditioner.max_sequence_length = tokens;
         Ok(())
     }
 

@@ -172,6 +172,19 @@ fn t5_bad_inputs_are_named() {
         err.contains("feed_forward_proj") && err.contains("gated-swish"),
         "{err}"
     );
+    // A max distance inside the exact buckets (num_buckets / 4 = 8) would give negative ids.
+    std::fs::write(
+        dir.path().join("config.json"),
+        cfg.replace(
+            "\"relative_attention_max_distance\": 16",
+            "\"relative_attention_max_distance\": 8",
+        ),
+    )
+    .unwrap();
+    let err = T5EncoderModel::from_pretrained(&ModelSource::Local(dir.path().into()), "", &device)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("relative_attention_max_distance"), "{err}");
     // A missing tokenizer file.
     let err = T5Tokenizer::from_file(&dir.path().join("tokenizer.json"))
         .unwrap_err()

@@ -68,6 +68,8 @@ impl Family for Sdxl {
         "StableDiffusionXLPipeline",
         "StableDiffusionXLImg2ImgPipeline",
     ];
+    const SINGLE_FILE_MARK: &'static str = "conditioner.embedders.";
+    const CONFIG_REPO: &'static str = "stabilityai/stable-diffusion-xl-base-1.0";
     type Denoiser = UnetDenoiser;
     type Codec = VaeCodec;
     type Conditioner = SdxlConditioner;
@@ -118,6 +120,9 @@ impl Family for Sdxl {
         let Some(openclip) = single_file::openclip_prefix(&keys) else {
             let hint = if has("cond_stage_model.") {
                 " (its `cond_stage_model.*` text encoder makes it an SD1.x/2.x file: use family \"sd15\")"
+            } else if has("model.diffusion_model.joint_blocks.") {
+                " (its MMDiT `model.diffusion_model.joint_blocks.*` make it an SD3 file: use \
+                 family \"sd3\")"
             } else {
                 ""
             };

@@ -124,12 +124,21 @@ impl T5Config {
                 return Err(err(field, "must be > 0".into()));
             }
         }
-        if self.relative_attention_num_buckets < 4 || self.relative_attention_max_distance < 2 {
+        if self.relative_attention_num_buckets < 4 {
             return Err(err(
                 "relative_attention_num_buckets",
+                format!("must be >= 4, got {}", self.relative_attention_num_buckets),
+            ));
+        }
+        // Distances from num_buckets/4 up to max_distance share the logarithmic buckets;
+        // below that bound the log of a ratio < 1 would give negative bucket ids.
+        let exact = self.relative_attention_num_buckets / 4;
+        if self.relative_attention_max_distance <= exact {
+            return Err(err(
+                "relative_attention_max_distance",
                 format!(
-                    "{} buckets / max distance {} leave no logarithmic buckets",
-                    self.relative_attention_num_buckets, self.relative_attention_max_distance
+                    "must be > relative_attention_num_buckets / 4 = {exact}, got {}",
+                    self.relative_attention_max_distance
                 ),
             ));
         }

@@ -96,6 +96,7 @@ impl EvalArgs {
             vae: self.vae.clone(),
             denoiser: self.unet.clone(),
             single_file: None,
+            max_sequence_length: None,
         };
         let grid = Grid {
             samplers: self.samplers.clone().unwrap_or_default(),

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use adt::family::{FamilyJob, ModelSpec};
+use adt::family::{FamilyJob, FamilyKind, ModelSpec};
 use adt::models::common::tensor_io::{read_tensors, write_tensors};
 use adt::models::family::adapters::LatentCodec;
 use adt::models::family::image_io::{load_image, save_png, to_rgb8};
@@ -26,14 +26,17 @@ pub struct SampleArgs {
     /// A text file with one prompt per line (blank lines and lines starting with # skipped).
     #[arg(long)]
     prompt_file: Option<PathBuf>,
-    /// The model: a diffusers folder or a Hugging Face repo id (`org/name[@revision]`).
-    #[arg(long, default_value = "stable-diffusion-v1-5/stable-diffusion-v1-5")]
-    model: String,
+    /// The model: a diffusers folder or a Hugging Face repo id (`org/name[@revision]`);
+    /// default `stable-diffusion-v1-5/stable-diffusion-v1-5`. With --single-file, the
+    /// diffusers folder or repo of the same architecture (required).
+    #[arg(long)]
+    model: Option<String>,
     /// The model family (`sd15`, `sdxl`, `sd3`); default: from the model's `model_index.json`.
     #[arg(long)]
     family: Option<String>,
-    /// An original-layout single file (`.safetensors`); --model then supplies configs,
-    /// tokenizers and scheduler config.
+    /// An original-layout single file (`.safetensors`; its family is read from its keys);
+    /// --model then supplies configs, tokenizers and scheduler config (and, for an SD3 file
+    /// without `text_encoders.*`, the text encoders).
     #[arg(long)]
     single_file: Option<PathBuf>,
     /// A tuned denoiser in diffusers layout: the `unet/` (SD1.x, SDXL) or `transformer/`
@@ -68,6 +71,9 @@ pub struct SampleArgs {
     /// Image height in pixels (default: the model's native size).
     #[arg(long)]
     height: Option<usize>,
+    /// SD3: T5 tokens per prompt (the pipeline's `max_sequence_length`, 1..=512; default 256).
+    #[arg(long)]
+    max_sequence_length: Option<usize>,
     /// img2img: the start image (resized to width × height).
     #[arg(long)]
     init: Option<PathBuf>,
@@ -123,12 +129,30 @@ fn parse_pair(s: &str) -> Result<(u32, u32), String> {
 impl SampleArgs {
     pub fn run(&self) -> Result<()> {
         let prompts = self.prompts()?;
+        let source = match (&self.model, &self.single_file) {
+            (Some(m), _) => m.clone(),
+            (None, None) => "stable-diffusion-v1-5/stable-diffusion-v1-5".into(),
+            (None, Some(file)) => {
+                let family = match &self.family {
+                    Some(f) => f.parse()?,
+                    None => FamilyKind::of_single_file(file)?,
+                };
+                bail!(
+                    "--single-file {} needs --model: the diffusers folder or repo of the same \
+                     architecture, for its configs, tokenizers and scheduler (and any text \
+                     encoder the file lacks), e.g. --model {} ({family})",
+                    file.display(),
+                    family.config_repo()
+                );
+            }
+        };
         let spec = ModelSpec {
-            source: self.model.clone(),
+            source,
             single_file: self.single_file.clone(),
             family: self.family.clone(),
             vae: self.vae.clone(),
             denoiser: self.unet.clone(),
+            max_sequence_length: self.max_sequence_length,
         };
         spec.family()?.run(SampleJob {
             args: self,

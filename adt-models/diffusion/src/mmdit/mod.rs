@@ -93,6 +93,10 @@ impl Sd3Transformer2DModel {
         Ok(Self {
             pos_embed: PatchEmbed {
                 proj: conv2d(config.in_channels, d, p, p, 0, device),
+                // Deviation: diffusers fills a fresh model's table with 2-D sin-cos values;
+                // here it is zeros until loaded. The table is a checkpoint buffer every
+                // released SD3/SD3.5 file carries (and loading requires it), so a model built
+                // to be trained from scratch is the only case that differs.
                 pos_embed: Param::from_tensor(Tensor::zeros([1, max * max, d], device)),
                 patch_size: p,
                 max_size: max,
