@@ -2,5 +2,6 @@
 //! file keeps the workspace build fast); each module is one former test file.
 
 mod common;
+mod ftfy;
 mod text_model;
 mod tokenizer;

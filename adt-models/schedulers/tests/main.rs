@@ -4,3 +4,6 @@
 mod api;
 mod common;
 mod goldens;
+mod img2img;
+mod names;
+mod spacing;

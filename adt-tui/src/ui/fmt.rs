@@ -52,17 +52,3 @@ pub fn bytes(n: u64) -> String {
         _ => format!("{:.1} MiB", n as f64 / 1_048_576.0),
     }
 }
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn formats() {
-        assert_eq!(super::value(f64::NAN), "NaN");
-        assert_eq!(super::value(0.123456), "0.1235");
-        assert_eq!(super::value(-12.345), "-12.35");
-        assert_eq!(super::value(1e-5), "1.00e-5");
-        assert_eq!(super::duration(456.0), "7m36s");
-        assert_eq!(super::duration(3720.0), "1h02m");
-        assert_eq!(super::bytes(2048), "2.0 KiB");
-    }
-}
