@@ -26,6 +26,16 @@ pub enum FamilyKind {
     Sd3,
 }
 
+/// A family's constants ([`Family::NAME`], [`Family::PIPELINE_CLASSES`],
+/// [`Family::SINGLE_FILE_MARK`], [`Family::CONFIG_REPO`]).
+#[derive(Clone, Copy, Debug)]
+pub struct FamilyInfo {
+    pub name: &'static str,
+    pub pipeline_classes: &'static [&'static str],
+    pub single_file_mark: &'static str,
+    pub config_repo: &'static str,
+}
+
 /// A job written once for every family: [`FamilyKind::run`] calls `run::<F>` with the
 /// family chosen at run time.
 pub trait FamilyJob {
@@ -46,28 +56,26 @@ impl FamilyKind {
         }
     }
 
-    /// The family's name (`sd15`, …), as `[model] family` spells it.
-    pub fn name(self) -> &'static str {
-        struct Name;
-        impl FamilyJob for Name {
-            type Output = &'static str;
-            fn run<F: Family>(self) -> &'static str {
-                F::NAME
+    /// What the family crate declares about itself (one dispatch for all of it).
+    pub fn info(self) -> FamilyInfo {
+        struct Info;
+        impl FamilyJob for Info {
+            type Output = FamilyInfo;
+            fn run<F: Family>(self) -> FamilyInfo {
+                FamilyInfo {
+                    name: F::NAME,
+                    pipeline_classes: F::PIPELINE_CLASSES,
+                    single_file_mark: F::SINGLE_FILE_MARK,
+                    config_repo: F::CONFIG_REPO,
+                }
             }
         }
-        self.run(Name)
+        self.run(Info)
     }
 
-    /// The diffusers pipeline classes this family loads.
-    pub fn pipeline_classes(self) -> &'static [&'static str] {
-        struct Classes;
-        impl FamilyJob for Classes {
-            type Output = &'static [&'static str];
-            fn run<F: Family>(self) -> &'static [&'static str] {
-                F::PIPELINE_CLASSES
-            }
-        }
-        self.run(Classes)
+    /// The family's name (`sd15`, …), as `[model] family` spells it.
+    pub fn name(self) -> &'static str {
+        self.info().name
     }
 
     /// The family of a diffusers pipeline folder or repo, from its `model_index.json`.
@@ -76,12 +84,17 @@ impl FamilyKind {
             .with_context(|| format!("reading the pipeline index of {}", source.describe()))?;
         Self::ALL
             .into_iter()
-            .find(|k| k.pipeline_classes().contains(&index.class_name.as_str()))
+            .find(|k| {
+                k.info()
+                    .pipeline_classes
+                    .contains(&index.class_name.as_str())
+            })
             .with_context(|| {
                 let known: Vec<String> = Self::ALL
                     .iter()
                     .flat_map(|k| {
-                        k.pipeline_classes()
+                        k.info()
+                            .pipeline_classes
                             .iter()
                             .map(move |c| format!("{c} ({})", k.name()))
                     })
@@ -103,44 +116,23 @@ impl FamilyKind {
         }
     }
 
-    /// `SINGLE_FILE_MARK`: the key prefix of this family's original single files.
-    pub fn single_file_mark(self) -> &'static str {
-        struct Mark;
-        impl FamilyJob for Mark {
-            type Output = &'static str;
-            fn run<F: Family>(self) -> &'static str {
-                F::SINGLE_FILE_MARK
-            }
-        }
-        self.run(Mark)
-    }
-
-    /// `CONFIG_REPO`: the diffusers repo of the family's reference release.
-    pub fn config_repo(self) -> &'static str {
-        struct Repo;
-        impl FamilyJob for Repo {
-            type Output = &'static str;
-            fn run<F: Family>(self) -> &'static str {
-                F::CONFIG_REPO
-            }
-        }
-        self.run(Repo)
-    }
-
     /// The family of an original single file, from the key prefix only its files have.
     pub fn of_single_file(path: &std::path::Path) -> Result<Self> {
         let keys = adt_models_common::single_file::keys(path)
             .with_context(|| format!("reading the tensor names of {}", path.display()))?;
         let claims: Vec<Self> = Self::ALL
             .into_iter()
-            .filter(|k| keys.iter().any(|key| key.starts_with(k.single_file_mark())))
+            .filter(|k| {
+                keys.iter()
+                    .any(|key| key.starts_with(k.info().single_file_mark))
+            })
             .collect();
         match claims.as_slice() {
             [one] => Ok(*one),
             _ => {
                 let marks: Vec<String> = Self::ALL
                     .iter()
-                    .map(|k| format!("`{}*` ({})", k.single_file_mark(), k.name()))
+                    .map(|k| format!("`{}*` ({})", k.info().single_file_mark, k.name()))
                     .collect();
                 bail!(
                     "{}: cannot tell the model family of this single file (keys under {} \

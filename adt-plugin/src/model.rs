@@ -6,7 +6,7 @@
 //! parameters are `no_grad()`, so they never receive gradients and stay bit-identical.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use burn::prelude::*;
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
@@ -73,6 +73,9 @@ pub struct FrozenContext<K: Components> {
     pub augment: AugmentPolicy,
     /// RNG used only by the plain `TrainStep`/`InferenceStep` entry points (burn's default loop).
     pub step_rng: Mutex<EngineRng>,
+    /// CFG's unconditional text embedding of one sample, encoded on first use (it is the
+    /// same every step; see [`FrozenContext::unconditional_text`]).
+    unconditional: OnceLock<TextEmbedding>,
 }
 
 impl<K: Components> fmt::Debug for FrozenContext<K> {
@@ -108,7 +111,16 @@ impl<K: Components> FrozenContext<K> {
             config,
             augment,
             step_rng,
+            unconditional: OnceLock::new(),
         })
+    }
+
+    /// The conditioner's unconditional text embedding for `batch` samples: encoded once for
+    /// one sample (the text encoders run on the first call only), then repeated.
+    pub fn unconditional_text(&self, batch: usize, device: &Device) -> TextEmbedding {
+        self.unconditional
+            .get_or_init(|| self.conditioner.unconditional_text(1, device))
+            .repeat(batch)
     }
 }
 
@@ -275,7 +287,7 @@ impl<K: Components> AdtModel<K> {
         // The unconditional branch as deployed: no negative prompt, the family's negative
         // micro-conditioning.
         let uncond = (self.ctx.config.cfg_scale > 1.0).then(|| {
-            let u = conditioner.unconditional_text(b, &device);
+            let u = self.ctx.unconditional_text(b, &device);
             let micro: Vec<MicroCond> = batch
                 .micro
                 .iter()

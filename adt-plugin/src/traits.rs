@@ -44,16 +44,11 @@ pub struct TextEmbedding {
 }
 
 impl TextEmbedding {
-    /// Batch size.
-    pub fn batch_size(&self) -> usize {
-        self.hidden.dims()[0]
-    }
-
-    /// Zeros shaped like `self` (diffusers' `torch.zeros_like` negative embeddings).
-    pub fn zeros_like(&self) -> Self {
+    /// Every row repeated `times` times along the batch (a one-prompt embedding for a batch).
+    pub fn repeat(&self, times: usize) -> Self {
         Self {
-            hidden: self.hidden.zeros_like(),
-            pooled: self.pooled.as_ref().map(|p| p.zeros_like()),
+            hidden: self.hidden.clone().repeat_dim(0, times),
+            pooled: self.pooled.clone().map(|p| p.repeat_dim(0, times)),
         }
     }
 }
@@ -283,11 +278,6 @@ pub trait Conditioner: Module + ModuleDisplay + Sync + 'static {
     /// sequence length), for cache keys; empty by default.
     fn encoding_settings(&self) -> String {
         String::new()
-    }
-
-    /// [`Self::encode_text`] then [`Self::condition`].
-    fn encode(&self, prompts: &[String], micro: &[MicroCond], device: &Device) -> Conditioning {
-        self.condition(self.encode_text(prompts, device), micro)
     }
 }
 

@@ -85,7 +85,7 @@ impl Tailer {
 
     /// The tailed file's path.
     pub fn events_path(&self) -> PathBuf {
-        self.dir.join("events.jsonl")
+        self.dir.join(adt_events::EVENTS_FILE)
     }
 
     /// State after the last poll.

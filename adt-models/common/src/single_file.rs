@@ -93,6 +93,27 @@ fn open_error(path: &Path, e: std::io::Error) -> LoadError {
     }
 }
 
+/// The tensors below `prefix` (floats as f32) with the prefix stripped — one component of
+/// a single file; none is an error naming `what` was expected there.
+pub fn read_below(
+    path: &Path,
+    prefix: &str,
+    what: &str,
+) -> Result<BTreeMap<String, TensorData>, LoadError> {
+    let raw = read_prefixed(path, prefix)?;
+    if raw.is_empty() {
+        return Err(LoadError::MissingKeys {
+            files: path.display().to_string(),
+            count: 1,
+            keys: format!("{prefix}* (no {what} in this file)"),
+        });
+    }
+    Ok(raw
+        .into_iter()
+        .map(|(k, v)| (k[prefix.len()..].to_string(), v))
+        .collect())
+}
+
 /// Read the tensors whose key starts with `prefix` (floats as f32), keys unchanged.
 pub fn read_prefixed(path: &Path, prefix: &str) -> Result<BTreeMap<String, TensorData>, LoadError> {
     let mut file = File::open(path).map_err(|e| open_error(path, e))?;

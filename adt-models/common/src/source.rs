@@ -87,20 +87,28 @@ impl ModelSource {
     }
 }
 
+/// `subfolder/name`, or `name` when `subfolder` is empty (a pipeline component's file).
+fn join(subfolder: &str, name: &str) -> String {
+    if subfolder.is_empty() {
+        name.to_string()
+    } else {
+        format!("{}/{name}", subfolder.trim_end_matches('/'))
+    }
+}
+
 impl ModelSource {
+    /// [`Self::file`] of `name` in `subfolder` (which may be empty).
+    pub fn file_in(&self, subfolder: &str, name: &str) -> Result<PathBuf, LoadError> {
+        self.file(&join(subfolder, name))
+    }
+
     /// The weight file(s) of a component saved as `<subfolder>/<stem>.safetensors`
     /// (diffusers: `diffusion_pytorch_model`, transformers: `model`): that file, else its
     /// `fp16` variant `<stem>.fp16.safetensors`, else the shards listed by
     /// `<stem>.safetensors.index.json` (or `.index.fp16.json`). The error lists the single
     /// files tried.
     pub fn weight_files(&self, subfolder: &str, stem: &str) -> Result<Vec<PathBuf>, LoadError> {
-        let rel = |name: &str| {
-            if subfolder.is_empty() {
-                name.to_string()
-            } else {
-                format!("{}/{name}", subfolder.trim_end_matches('/'))
-            }
-        };
+        let rel = |name: &str| join(subfolder, name);
         let (full, half) = (
             rel(&format!("{stem}.safetensors")),
             rel(&format!("{stem}.fp16.safetensors")),

@@ -22,14 +22,6 @@ pub const WEIGHTS_NAME: &str = "diffusion_pytorch_model.safetensors";
 /// The `fp16` variant's weight file name (upcast to f32 on load).
 pub const WEIGHTS_NAME_FP16: &str = "diffusion_pytorch_model.fp16.safetensors";
 
-fn join(subfolder: &str, name: &str) -> String {
-    if subfolder.is_empty() {
-        name.to_string()
-    } else {
-        format!("{}/{name}", subfolder.trim_end_matches('/'))
-    }
-}
-
 /// The weight file(s) of a diffusers sub-model: the full-precision file, else the fp16
 /// variant, else the shards listed by a `*.index.json`.
 pub fn weight_files(source: &ModelSource, subfolder: &str) -> Result<Vec<PathBuf>, LoadError> {
@@ -91,7 +83,7 @@ impl UNet2DConditionModel {
         subfolder: &str,
         device: &Device,
     ) -> Result<Self, LoadError> {
-        let config_path = source.file(&join(subfolder, "config.json"))?;
+        let config_path = source.file_in(subfolder, "config.json")?;
         let config: UNet2DConditionConfig = read_config(&config_path)?;
         let model = Self::new(&config, device).map_err(|e| e.in_file(&config_path))?;
         model.load_diffusers_weights(&weight_files(source, subfolder)?)
@@ -161,7 +153,7 @@ impl AutoencoderKL {
         subfolder: &str,
         device: &Device,
     ) -> Result<Self, LoadError> {
-        let config_path = source.file(&join(subfolder, "config.json"))?;
+        let config_path = source.file_in(subfolder, "config.json")?;
         let config: AutoencoderKLConfig = read_config(&config_path)?;
         let model = Self::new(&config, device).map_err(|e| e.in_file(&config_path))?;
         model.load_diffusers_weights(&weight_files(source, subfolder)?)
@@ -240,7 +232,7 @@ impl Sd3Transformer2DModel {
         subfolder: &str,
         device: &Device,
     ) -> Result<Self, LoadError> {
-        let config_path = source.file(&join(subfolder, "config.json"))?;
+        let config_path = source.file_in(subfolder, "config.json")?;
         let config: Sd3TransformerConfig = read_config(&config_path)?;
         let model = Self::new(&config, device).map_err(|e| e.in_file(&config_path))?;
         load_safetensors_with(
@@ -262,18 +254,7 @@ impl Sd3Transformer2DModel {
             path: path.to_path_buf(),
             message: format!("transformer config for this single file: {}", e.0),
         })?;
-        let raw = single_file::read_prefixed(path, SD3_TRANSFORMER_PREFIX)?;
-        if raw.is_empty() {
-            return Err(LoadError::MissingKeys {
-                files: path.display().to_string(),
-                count: 1,
-                keys: format!("{SD3_TRANSFORMER_PREFIX}* (no MMDiT in this file)"),
-            });
-        }
-        let local = raw
-            .into_iter()
-            .map(|(k, v)| (k[SD3_TRANSFORMER_PREFIX.len()..].to_string(), v))
-            .collect();
+        let local = single_file::read_below(path, SD3_TRANSFORMER_PREFIX, "MMDiT")?;
         let tensors = adt_models_common::convert::convert(
             local,
             &original_keys(config),

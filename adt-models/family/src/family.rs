@@ -223,6 +223,22 @@ impl SchedulerFile {
         Ok(SamplerName::of_checkpoint(&self.text, &self.origin)?)
     }
 
+    /// The sampler to sample with when none is named: the checkpoint's own where adt
+    /// implements it (SDXL: Euler, SD3: flow Euler), else DDIM (SD1.5 ships PNDM).
+    pub fn sampling_sampler(&self) -> Result<SamplerName> {
+        Ok(self.own_sampler()?.unwrap_or(SamplerName::DDIM))
+    }
+
+    /// The samplers a comparison grid (`adt eval`) uses when none are named: flow Euler for
+    /// a flow-matching checkpoint (the only sampler its config builds), else DDIM, Euler and
+    /// DPM-Solver++ 2M.
+    pub fn comparison_samplers(&self) -> Result<Vec<SamplerName>> {
+        Ok(match self.own_sampler()? {
+            Some(SamplerName::FLOW_EULER) => vec![SamplerName::FLOW_EULER],
+            _ => vec![SamplerName::DDIM, SamplerName::EULER, SamplerName::DPMPP_2M],
+        })
+    }
+
     /// The sampler to train with when the run config names none: the checkpoint's own
     /// scheduler where the engine can step it (deterministic), else DDIM. The second value
     /// says why, for the start banner.

@@ -24,5 +24,5 @@ mod pipeline;
 
 pub use error::{FamilyError, Result};
 pub use family::{Family, Model, ModelIndex, SchedulerFile, Tuning};
-pub use noise::{GivenNoise, NoiseSource, SeededNoise};
+pub use noise::{GivenFirst, GivenNoise, NoiseSource, SeededNoise};
 pub use pipeline::{Generated, InitImage, Pipeline, Request};

@@ -86,3 +86,21 @@ impl NoiseSource for GivenNoise {
         Ok(t)
     }
 }
+
+/// Given tensors first, then `rest` for every later draw (e.g. given start latents, and
+/// seeded streams for a stochastic sampler's per-step noise).
+#[derive(Debug)]
+pub struct GivenFirst<R> {
+    pub given: GivenNoise,
+    pub rest: R,
+}
+
+impl<R: NoiseSource> NoiseSource for GivenFirst<R> {
+    fn draw(&mut self, shape: [usize; 4], device: &Device) -> Result<Tensor<4>> {
+        if self.given.queue.is_empty() {
+            self.rest.draw(shape, device)
+        } else {
+            self.given.draw(shape, device)
+        }
+    }
+}

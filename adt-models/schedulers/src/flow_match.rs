@@ -9,6 +9,12 @@ use crate::sampler::Sampler;
 use crate::spacing::np_linspace;
 use crate::state::StepState;
 
+/// `shift · σ / (1 + (shift − 1) · σ)` in float32, as the scheduler's `__init__` shifts its
+/// training sigmas.
+fn shift_f32(shift: f32, sigma: f32) -> f32 {
+    shift * sigma / (1.0 + (shift - 1.0) * sigma)
+}
+
 impl FlowMatchConfig {
     /// The training sigmas of `FlowMatchEulerDiscreteScheduler.__init__`, index 0 noisiest:
     /// σ_i = shift(t_i / N) with t = linspace(1, N, N)[::-1] = N − i, all in float32 (what
@@ -18,10 +24,7 @@ impl FlowMatchConfig {
         let n = self.num_train_timesteps;
         let shift = self.shift as f32;
         (0..n)
-            .map(|i| {
-                let s = (n - i) as f32 / n as f32;
-                shift * s / (1.0 + (shift - 1.0) * s)
-            })
+            .map(|i| shift_f32(shift, (n - i) as f32 / n as f32))
             .collect()
     }
 }
@@ -46,12 +49,9 @@ impl FlowMatchEuler {
         let nf = num_train as f64;
         let shift = config.shift;
         // __init__: train sigmas t/N in float32, shifted in float32; keep the ends.
-        let shift_f32 = |t: f32| {
-            let s = t / num_train as f32;
-            shift as f32 * s / (1.0 + (shift as f32 - 1.0) * s)
-        };
-        let sigma_max = shift_f32(num_train as f32) as f64;
-        let sigma_min = shift_f32(1.0) as f64;
+        let train = |t: f32| shift_f32(shift as f32, t / num_train as f32) as f64;
+        let sigma_max = train(num_train as f32);
+        let sigma_min = train(1.0);
         // set_timesteps: float64 numpy, then float32.
         let sigmas: Vec<f32> = np_linspace(sigma_max * nf, sigma_min * nf, n)
             .into_iter()

@@ -39,6 +39,18 @@ impl SamplerName {
         karras: false,
     };
 
+    /// Euler (`EulerDiscreteScheduler`, SDXL's own).
+    pub const EULER: Self = Self {
+        kind: SchedulerKind::EulerDiscrete,
+        karras: false,
+    };
+
+    /// DPM-Solver++ 2M (`DPMSolverMultistepScheduler`).
+    pub const DPMPP_2M: Self = Self {
+        kind: SchedulerKind::DpmSolverMultistep,
+        karras: false,
+    };
+
     /// Flow-matching Euler (`FlowMatchEulerDiscreteScheduler`, SD3).
     pub const FLOW_EULER: Self = Self {
         kind: SchedulerKind::FlowMatchEulerDiscrete,

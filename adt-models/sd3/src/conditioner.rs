@@ -48,35 +48,19 @@ fn clip(
     prompts: &[String],
     device: &Device,
 ) -> (Tensor<3>, Tensor<2>) {
-    let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
-    // The tokenizer only fails on internal inconsistencies of files it validated at load
-    // time, never on prompt text.
-    let ids = tokenizer
-        .encode_batch_tensor(&refs, device)
-        .unwrap_or_else(|e| panic!("CLIP tokenizer failed on a prompt: {e}"));
-    let out = model.forward(ids);
-    let n = out.hidden_states.len();
+    let out = model.encode_prompts(tokenizer, prompts, device);
+    let hidden = out.penultimate();
     let pooled = out
         .text_embeds
         .expect("SD3's CLIP encoders have text_projection (checked at load)");
-    (out.hidden_states[n - 2].clone(), pooled)
+    (hidden, pooled)
 }
 
 impl Sd3Conditioner {
-    /// Width of both CLIP encoders' hidden states together (before the zero padding).
-    pub fn clip_width(&self) -> usize {
-        self.text_encoder.hidden_size() + self.text_encoder_2.hidden_size()
-    }
-
     /// Width of `pooled`: the sum of both projections, `None` if one has none.
     pub fn pooled_size(&self) -> Option<usize> {
         let p = |m: &ClipTextModel| m.text_projection.as_ref().map(|p| p.weight.dims()[1]);
         Some(p(&self.text_encoder)? + p(&self.text_encoder_2)?)
-    }
-
-    /// Tokens of the joint sequence: the CLIP length plus `max_sequence_length`.
-    pub fn sequence_length(&self) -> usize {
-        self.tokenizer.max_length() + self.max_sequence_length
     }
 
     /// T5's `last_hidden_state` `[B, max_sequence_length, joint_attention_dim]` (no attention

@@ -5,12 +5,12 @@
 //! `convert_sd3_t5_checkpoint_to_diffusers`). The MMDiT's table is
 //! `adt_diffusion::mmdit::original_keys`; the VAE's (`first_stage_model.*`) is the SD one.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use adt_clip::{ClipError, ClipTextConfig, ClipTextModel, IGNORED_KEYS};
-use adt_models_common::single_file::read_prefixed;
-use adt_models_common::{LoadError, LoadOptions, load_tensor_map};
+use adt_models_common::single_file::read_below;
+use adt_models_common::{LoadOptions, load_tensor_map};
 use adt_t5::{T5Config, T5EncoderModel, T5Error};
 use burn::module::Param;
 use burn::nn::LinearConfig;
@@ -30,14 +30,6 @@ pub fn has(keys: &BTreeSet<String>, prefix: &str) -> bool {
     keys.iter().any(|k| k.starts_with(prefix))
 }
 
-/// The tensors below `prefix`, with the prefix removed.
-fn below(path: &Path, prefix: &str) -> Result<BTreeMap<String, TensorData>, LoadError> {
-    Ok(read_prefixed(path, prefix)?
-        .into_iter()
-        .map(|(k, v)| (k[prefix.len()..].to_string(), v))
-        .collect())
-}
-
 /// CLIP-L out of the file, with an identity `text_projection`: SD3 pools CLIP-L unprojected
 /// (Stability's reference code; diffusers' single-file loader sets `torch.eye` and ignores a
 /// stored projection), so `text_embeds` is the pooled output itself.
@@ -54,7 +46,7 @@ pub fn load_clip_l(
     let model = ClipTextModel::new(config, false, device)?;
     let mut model = load_tensor_map(
         model,
-        &below(path, CLIP_L_PREFIX)?,
+        &read_below(path, CLIP_L_PREFIX, "CLIP-L text encoder")?,
         path,
         &LoadOptions {
             ignore_unused: &ignored,
@@ -79,7 +71,7 @@ pub fn load_clip_g(
     let model = ClipTextModel::new(config, true, device)?;
     Ok(load_tensor_map(
         model,
-        &below(path, CLIP_G_PREFIX)?,
+        &read_below(path, CLIP_G_PREFIX, "CLIP-G text encoder")?,
         path,
         &LoadOptions {
             ignore_unused: IGNORED_KEYS,

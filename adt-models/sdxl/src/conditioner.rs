@@ -112,36 +112,20 @@ impl SdxlConditioner {
     }
 }
 
-/// `model`'s outputs (every hidden state, the pooled and projected outputs) on `prompts`.
-fn encode(
-    model: &ClipTextModel,
-    tokenizer: &ClipTokenizer,
-    prompts: &[String],
-    device: &Device,
-) -> adt_clip::ClipTextOutput {
-    let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
-    // The tokenizer only fails on internal inconsistencies of files it already validated
-    // at load time, never on prompt text.
-    let ids = tokenizer
-        .encode_batch_tensor(&refs, device)
-        .unwrap_or_else(|e| panic!("CLIP tokenizer failed on a prompt: {e}"));
-    model.forward(ids)
-}
-
-/// `hidden_states[-2]`: the penultimate layer's output, before `final_layer_norm`.
-fn second_to_last(out: &adt_clip::ClipTextOutput) -> Tensor<3> {
-    let n = out.hidden_states.len();
-    out.hidden_states[n - 2].clone()
-}
-
 impl Conditioner for SdxlConditioner {
     fn encode_text(&self, prompts: &[String], device: &Device) -> TextEmbedding {
         let mut hidden = Vec::with_capacity(2);
         if let (Some(model), Some(tokenizer)) = (&self.text_encoder, &self.tokenizer) {
-            hidden.push(second_to_last(&encode(model, tokenizer, prompts, device)));
+            hidden.push(
+                model
+                    .encode_prompts(tokenizer, prompts, device)
+                    .penultimate(),
+            );
         }
-        let out = encode(&self.text_encoder_2, &self.tokenizer_2, prompts, device);
-        hidden.push(second_to_last(&out));
+        let out = self
+            .text_encoder_2
+            .encode_prompts(&self.tokenizer_2, prompts, device);
+        hidden.push(out.penultimate());
         TextEmbedding {
             hidden: Tensor::cat(hidden, 2),
             // diffusers takes the pooled output of the last encoder whose first output is

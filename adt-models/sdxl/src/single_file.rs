@@ -17,9 +17,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use adt_clip::{ClipTextConfig, ClipTextModel, IGNORED_KEYS};
+use adt_clip::{ClipTextConfig, ClipTextModel, IGNORED_KEYS, SDXL_TEXT_ENCODER_SINGLE_FILE_REMAP};
 use adt_models_common::convert::{Rule, Transform, convert, rule};
-use adt_models_common::single_file::read_prefixed;
+use adt_models_common::single_file::read_below;
 use adt_models_common::{LoadError, LoadOptions, load_tensor_map};
 use burn::prelude::*;
 
@@ -101,27 +101,6 @@ pub fn openclip_keys() -> Vec<Rule> {
 /// `logit_scale`; the causal `attn_mask` buffer some files keep).
 pub const OPENCLIP_IGNORED: &[&str] = &["^logit_scale$", "^attn_mask$"];
 
-/// The tensors of `path` below `prefix`, with the prefix stripped; none is an error naming
-/// `what` was expected.
-fn prefixed(
-    path: &Path,
-    prefix: &str,
-    what: &str,
-) -> Result<BTreeMap<String, TensorData>, LoadError> {
-    let raw = read_prefixed(path, prefix)?;
-    if raw.is_empty() {
-        return Err(LoadError::MissingKeys {
-            files: path.display().to_string(),
-            count: 1,
-            keys: format!("{prefix}* (no {what} in this file)"),
-        });
-    }
-    Ok(raw
-        .into_iter()
-        .map(|(k, v)| (k[prefix.len()..].to_string(), v))
-        .collect())
-}
-
 /// The OpenCLIP tensors below `prefix` of `path` under transformers names. Strict: a key the
 /// table ([`openclip_keys`]) does not know (and [`OPENCLIP_IGNORED`] does not list) is an
 /// error naming it.
@@ -129,7 +108,7 @@ pub fn openclip_tensors(
     path: &Path,
     prefix: &str,
 ) -> Result<BTreeMap<String, TensorData>, LoadError> {
-    let raw = prefixed(path, prefix, "OpenCLIP text encoder")?;
+    let raw = read_below(path, prefix, "OpenCLIP text encoder")?;
     convert(raw, &openclip_keys(), OPENCLIP_IGNORED, path, prefix)
 }
 
@@ -166,12 +145,11 @@ pub fn load_text_encoder_2(
 }
 
 /// `text_encoder` (CLIP ViT-L, transformers names below [`TEXT_ENCODER_PREFIX`]) out of an
-/// SGM single file.
+/// SGM single file: adt-clip's single-file loader with its SDXL table.
 pub fn load_text_encoder(
     path: &Path,
     config: &ClipTextConfig,
     device: &Device,
 ) -> Result<ClipTextModel, adt_clip::ClipError> {
-    let tensors = prefixed(path, TEXT_ENCODER_PREFIX, "CLIP text encoder")?;
-    load_clip(path, config, false, &tensors, device)
+    ClipTextModel::from_single_file(path, config, SDXL_TEXT_ENCODER_SINGLE_FILE_REMAP, device)
 }

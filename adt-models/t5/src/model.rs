@@ -295,14 +295,7 @@ impl T5EncoderModel {
         subfolder: &str,
         device: &Device,
     ) -> Result<Self, T5Error> {
-        let rel = |f: &str| {
-            if subfolder.is_empty() {
-                f.to_string()
-            } else {
-                format!("{}/{f}", subfolder.trim_end_matches('/'))
-            }
-        };
-        let config = T5Config::from_file(&source.file(&rel("config.json"))?)?;
+        let config = T5Config::from_file(&source.file_in(subfolder, "config.json")?)?;
         // SD3's `text_encoder_3` is sharded.
         let files = source.weight_files(subfolder, "model")?;
         Self::new(&config, device)?.load_weights(&files)
@@ -337,18 +330,7 @@ impl T5EncoderModel {
         device: &Device,
     ) -> Result<Self, T5Error> {
         let model = Self::new(config, device)?;
-        let tensors: std::collections::BTreeMap<String, TensorData> =
-            adt_models_common::single_file::read_prefixed(path, prefix)?
-                .into_iter()
-                .map(|(k, v)| (k[prefix.len()..].to_string(), v))
-                .collect();
-        if tensors.is_empty() {
-            return Err(T5Error::Load(adt_models_common::LoadError::MissingKeys {
-                files: path.display().to_string(),
-                count: 1,
-                keys: format!("{prefix}* (no T5 encoder in this file)"),
-            }));
-        }
+        let tensors = adt_models_common::single_file::read_below(path, prefix, "T5 encoder")?;
         let keys = tensors.keys().cloned().collect();
         let (remap, ignore) = key_rules(&keys);
         Ok(load_tensor_map(

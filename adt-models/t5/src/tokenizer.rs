@@ -3,7 +3,7 @@
 //! transformers calls it (`padding="max_length", truncation=True, add_special_tokens=True`:
 //! the `</s>` the post-processor appends survives truncation).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use adt_models_common::ModelSource;
 use burn::prelude::*;
@@ -31,7 +31,6 @@ pub struct T5Tokenizer {
     inner: Tokenizer,
     pad_id: u32,
     pad_token: String,
-    path: PathBuf,
 }
 
 impl T5Tokenizer {
@@ -55,23 +54,12 @@ impl T5Tokenizer {
             inner,
             pad_id,
             pad_token,
-            path: path.to_path_buf(),
         })
     }
 
     /// A checkpoint's tokenizer folder, e.g. `(sd3, "tokenizer_3")`: its `tokenizer.json`.
     pub fn from_pretrained(source: &ModelSource, subfolder: &str) -> Result<Self, T5Error> {
-        let rel = if subfolder.is_empty() {
-            "tokenizer.json".to_string()
-        } else {
-            format!("{}/tokenizer.json", subfolder.trim_end_matches('/'))
-        };
-        Self::from_file(&source.file(&rel)?)
-    }
-
-    /// The file it was read from.
-    pub fn path(&self) -> &Path {
-        &self.path
+        Self::from_file(&source.file_in(subfolder, "tokenizer.json")?)
     }
 
     /// Id of `<pad>`.
@@ -83,14 +71,6 @@ impl T5Tokenizer {
     /// with `<pad>` on the right).
     pub fn encode_batch(&self, prompts: &[String], max_length: usize) -> Result<T5Tokens, T5Error> {
         let encode = |e: tokenizers::Error| T5Error::Encode(e.to_string());
-        let mut full = self.inner.clone();
-        full.with_truncation(None).map_err(encode)?;
-        full.with_padding(None);
-        let lengths: Vec<usize> = prompts
-            .iter()
-            .map(|p| full.encode(p.as_str(), true).map(|e| e.len()))
-            .collect::<Result<_, _>>()
-            .map_err(encode)?;
         let mut t = self.inner.clone();
         t.with_truncation(Some(TruncationParams {
             max_length,
@@ -116,10 +96,11 @@ impl T5Tokenizer {
                 .iter()
                 .map(|e| e.get_attention_mask().to_vec())
                 .collect(),
-            truncated: lengths
+            // Truncation keeps what it cut as the encoding's overflow.
+            truncated: encodings
                 .iter()
                 .enumerate()
-                .filter(|(_, n)| **n > max_length)
+                .filter(|(_, e)| !e.get_overflowing().is_empty())
                 .map(|(i, _)| i)
                 .collect(),
         })

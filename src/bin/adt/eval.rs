@@ -144,13 +144,7 @@ impl FamilyJob for EvalJob<'_> {
         let model = self.spec.load::<F>(self.device)?;
         let mut grid = self.grid.clone();
         if grid.samplers.is_empty() {
-            grid.samplers = match model.scheduler.own_sampler()? {
-                Some(SamplerName::FLOW_EULER) => vec![SamplerName::FLOW_EULER],
-                _ => ["ddim", "euler", "dpmpp-2m"]
-                    .iter()
-                    .map(|s| s.parse().map_err(anyhow::Error::msg))
-                    .collect::<Result<_>>()?,
-            };
+            grid.samplers = model.scheduler.comparison_samplers()?;
         }
         let reference = Reference::compute(self.net, self.heads, &grid, self.device)?;
         let result = run_grid(

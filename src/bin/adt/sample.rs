@@ -6,11 +6,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use adt::family::{FamilyJob, FamilyKind, ModelSpec};
+use adt::family::{FamilyJob, ModelSpec};
 use adt::models::common::tensor_io::{read_tensors, write_tensors};
 use adt::models::family::adapters::LatentCodec;
 use adt::models::family::image_io::{load_image, save_png, to_rgb8};
-use adt::models::family::{Family, InitImage, NoiseSource, Request, SeededNoise};
+use adt::models::family::{Family, GivenFirst, GivenNoise, InitImage, Request, SeededNoise};
 use adt::models::schedulers::{SAMPLER_NAMES, SamplerName, Scheduler};
 use adt::plugin::traits::{Conditioner, MicroCond};
 use adt::train::read_prompt_file;
@@ -129,23 +129,11 @@ fn parse_pair(s: &str) -> Result<(u32, u32), String> {
 impl SampleArgs {
     pub fn run(&self) -> Result<()> {
         let prompts = self.prompts()?;
-        let source = match (&self.model, &self.single_file) {
-            (Some(m), _) => m.clone(),
-            (None, None) => "stable-diffusion-v1-5/stable-diffusion-v1-5".into(),
-            (None, Some(file)) => {
-                let family = match &self.family {
-                    Some(f) => f.parse()?,
-                    None => FamilyKind::of_single_file(file)?,
-                };
-                bail!(
-                    "--single-file {} needs --model: the diffusers folder or repo of the same \
-                     architecture, for its configs, tokenizers and scheduler (and any text \
-                     encoder the file lacks), e.g. --model {} ({family})",
-                    file.display(),
-                    family.config_repo()
-                );
-            }
-        };
+        let single_file_without_model = self.model.is_none() && self.single_file.is_some();
+        let source = self
+            .model
+            .clone()
+            .unwrap_or_else(|| "stable-diffusion-v1-5/stable-diffusion-v1-5".into());
         let spec = ModelSpec {
             source,
             single_file: self.single_file.clone(),
@@ -154,6 +142,16 @@ impl SampleArgs {
             denoiser: self.unet.clone(),
             max_sequence_length: self.max_sequence_length,
         };
+        if single_file_without_model {
+            let family = spec.family()?;
+            bail!(
+                "--single-file {} needs --model: the diffusers folder or repo of the same \
+                 architecture, for its configs, tokenizers and scheduler (and any text encoder \
+                 the file lacks), e.g. --model {} ({family})",
+                spec.single_file.as_ref().expect("set").display(),
+                family.info().config_repo
+            );
+        }
         spec.family()?.run(SampleJob {
             args: self,
             spec: &spec,
@@ -207,9 +205,8 @@ impl FamilyJob for SampleJob<'_> {
             Some(s) => s,
             None => model
                 .scheduler
-                .own_sampler()
-                .context("reading the checkpoint's scheduler config")?
-                .unwrap_or(SamplerName::DDIM),
+                .sampling_sampler()
+                .context("reading the checkpoint's scheduler config")?,
         };
         let scheduler_config = model
             .scheduler
@@ -265,10 +262,12 @@ impl FamilyJob for SampleJob<'_> {
                 ..Request::txt2img(chunk.to_vec(), args.cfg, height, width)
             };
             let t = Instant::now();
-            let mut noise = GivenStart {
-                start: given
-                    .as_ref()
-                    .map(|z| z.clone().narrow(0, first, chunk.len())),
+            let mut noise = GivenFirst {
+                given: GivenNoise::new(
+                    given
+                        .as_ref()
+                        .map(|z| z.clone().narrow(0, first, chunk.len())),
+                ),
                 rest: SeededNoise::new(seed, chunk.len()),
             };
             let out = model
@@ -351,24 +350,4 @@ fn read_noise(path: &Path, shape: [usize; 4], device: &Device) -> Result<Tensor<
         );
     }
     Ok(Tensor::from_data(data.convert::<f32>(), device))
-}
-
-/// The given initial latents for the first draw, seeded streams for every later one
-/// (stochastic samplers' per-step noise).
-struct GivenStart {
-    start: Option<Tensor<4>>,
-    rest: SeededNoise,
-}
-
-impl NoiseSource for GivenStart {
-    fn draw(
-        &mut self,
-        shape: [usize; 4],
-        device: &Device,
-    ) -> adt::models::family::Result<Tensor<4>> {
-        match self.start.take() {
-            Some(z) => Ok(z),
-            None => self.rest.draw(shape, device),
-        }
-    }
 }

@@ -30,7 +30,7 @@ pub use encoder::{ClipEncoder, ClipEncoderLayer};
 pub use mlp::ClipMlp;
 pub use transformer::{ClipTextTransformer, Pooling, gather_positions, pooled_positions};
 
-use crate::{ClipError, ClipTextConfig};
+use crate::{ClipError, ClipTextConfig, ClipTokenizer};
 
 /// Checkpoint keys the port deliberately leaves unused: the constant
 /// `position_ids` buffer (`arange(max_position_embeddings)`) that checkpoints
@@ -71,6 +71,14 @@ pub struct ClipTextOutput {
     /// `[batch, projection_dim]`: `text_projection(pooler_output)`, only for
     /// `CLIPTextModelWithProjection`.
     pub text_embeds: Option<Tensor<2>>,
+}
+
+impl ClipTextOutput {
+    /// `hidden_states[-2]`: the penultimate layer's output, before `final_layer_norm` (the
+    /// prompt embedding of SDXL and SD3).
+    pub fn penultimate(&self) -> Tensor<3> {
+        self.hidden_states[self.hidden_states.len() - 2].clone()
+    }
 }
 
 /// CLIP text encoder, optionally with the `text_projection` head.
@@ -116,14 +124,7 @@ impl ClipTextModel {
         subfolder: &str,
         device: &Device,
     ) -> Result<Self, ClipError> {
-        let rel = |f: &str| {
-            if subfolder.is_empty() {
-                f.to_string()
-            } else {
-                format!("{}/{f}", subfolder.trim_end_matches('/'))
-            }
-        };
-        let config_path = source.file(&rel("config.json"))?;
+        let config_path = source.file_in(subfolder, "config.json")?;
         let config = ClipTextConfig::from_file(&config_path)?;
         let weights = source.weight_files(subfolder, "model")?;
         Self::new(&config, config.has_projection(), device)?.load_weights(
@@ -197,6 +198,25 @@ impl ClipTextModel {
             hidden_states: out.hidden_states,
             text_embeds,
         })
+    }
+
+    /// Tokenize `prompts` with `tokenizer` (padded and truncated to its length) and encode
+    /// them: what a pipeline's conditioner does with one CLIP encoder.
+    ///
+    /// # Panics
+    /// If the tokenizer fails: it only does on inconsistencies of files it validated at load
+    /// time, never on prompt text.
+    pub fn encode_prompts(
+        &self,
+        tokenizer: &ClipTokenizer,
+        prompts: &[String],
+        device: &Device,
+    ) -> ClipTextOutput {
+        let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
+        let ids = tokenizer
+            .encode_batch_tensor(&refs, device)
+            .unwrap_or_else(|e| panic!("CLIP tokenizer failed on a prompt: {e}"));
+        self.forward(ids)
     }
 
     /// `max_position_embeddings`: the longest sequence the model accepts.

@@ -29,6 +29,7 @@ use crate::embeddings::{TimestepEmbedding, timestep_embedding};
 use crate::error::ConfigError;
 use crate::layers::{conv2d, linear};
 use crate::unet::Taps;
+use crate::unet::model::tap;
 
 /// `PatchEmbed` with SD3's cropped position table (`pos_embed_max_size`).
 #[derive(Module, Debug)]
@@ -49,8 +50,8 @@ impl PatchEmbed {
         let [_, _, h, w] = latent.dims();
         let (gh, gw) = (h / self.patch_size, w / self.patch_size);
         let x = self.proj.forward(latent);
-        let [b, d, _, _] = x.dims();
-        let tokens = x.reshape([b, d, gh * gw]).swap_dims(1, 2);
+        let d = x.dims()[1];
+        let tokens = crate::layers::to_tokens(x);
         let m = self.max_size;
         let (top, left) = ((m - gh) / 2, (m - gw) / 2);
         let table = self.pos_embed.val().detach().reshape([m, m, d]);
@@ -251,12 +252,6 @@ impl Sd3Transformer2DModel {
         x.reshape([b, gh, gw, p, p, c])
             .permute([0, 5, 1, 3, 2, 4])
             .reshape([b, c, gh * p, gw * p])
-    }
-}
-
-fn tap<const D: usize>(taps: &mut Option<&mut Taps>, name: &str, t: &Tensor<D>) {
-    if let Some(taps) = taps.as_deref_mut() {
-        taps.push((name.to_string(), t.to_data()));
     }
 }
 

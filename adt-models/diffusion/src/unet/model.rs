@@ -237,7 +237,8 @@ impl UNet2DConditionModel {
     }
 }
 
-fn tap<const D: usize>(taps: &mut Option<&mut Taps>, name: &str, t: &Tensor<D>) {
+/// Record `t` under `name` when taps are being collected (the parity tests' stage outputs).
+pub(crate) fn tap<const D: usize>(taps: &mut Option<&mut Taps>, name: &str, t: &Tensor<D>) {
     if let Some(taps) = taps.as_deref_mut() {
         taps.push((name.to_string(), t.to_data()));
     }

@@ -23,10 +23,6 @@ pub trait LatentCodec: Codec + Sized {
     fn encode_sample(&self, images: Tensor<4>, noise: Tensor<4>) -> Tensor<4>;
     /// Load a component folder (`config.json` + weights; `subfolder` may be empty).
     fn from_component(source: &ModelSource, subfolder: &str, device: &Device) -> Result<Self>;
-    /// Where it came from (for messages).
-    fn describe(dir: &Path) -> String {
-        dir.display().to_string()
-    }
 }
 
 /// The VAE with its `scaling_factor` / `shift_factor` applied on both sides, so the engine
