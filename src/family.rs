@@ -187,6 +187,8 @@ pub struct ModelSpec {
     pub denoiser: Option<PathBuf>,
     /// T5 tokens per prompt (SD3's `max_sequence_length`; the family's default if unset).
     pub max_sequence_length: Option<usize>,
+    /// A LoRA file (diffusers/PEFT or kohya layout) merged into the denoiser, and its scale.
+    pub lora: Option<(PathBuf, f64)>,
 }
 
 impl ModelSpec {
@@ -237,6 +239,9 @@ impl ModelSpec {
             model = model
                 .with_denoiser(dir, device)
                 .with_context(|| format!("loading the tuned denoiser from {}", dir.display()))?;
+        }
+        if let Some((file, scale)) = &self.lora {
+            model = model.with_lora(file, *scale)?;
         }
         Ok(model)
     }

@@ -35,7 +35,7 @@ fn run_ok(dir: &Path, run_dir: &str, step: usize, out: &str) {
         .arg(dir.join(out)));
 }
 
-fn dataset(dir: &Path) {
+pub fn dataset(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
     let colours = [
         ("red", [220u8, 30, 30]),

@@ -6,6 +6,7 @@ mod cli_eval;
 mod cli_eval_inception;
 mod cli_train;
 mod forward_harness;
+mod lora;
 mod quickstart;
 mod sd3;
 mod sdxl;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::augment::AugmentPolicy;
 use crate::error::{AdtError, Result};
+pub use crate::lora::LoraConfig;
 
 /// Which executed steps keep their autodiff graph (the set S of the method).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -331,6 +332,10 @@ pub struct AdtConfig {
     pub ema: bool,
     /// EMA decay [choice: 0.999].
     pub ema_decay: f64,
+    /// `[adt.lora]`: train low-rank adapters of the generator's target layers instead of all
+    /// its weights (unset: full fine-tuning).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lora: Option<LoraConfig>,
 
     // ---- run management
     /// Write a checkpoint every N steps (0 = only at the end).
@@ -384,6 +389,7 @@ impl Default for AdtConfig {
             lr_schedule: LrScheduleConfig::default(),
             ema: true,
             ema_decay: 0.999,
+            lora: None,
             checkpoint_every: 500,
             keep_checkpoints: 3,
             max_nonfinite_in_row: 5,
@@ -571,6 +577,9 @@ impl AdtConfig {
                 "ema_decay",
                 format!("must be in [0, 1), got {}", self.ema_decay),
             ));
+        }
+        if let Some(lora) = &self.lora {
+            lora.validate()?;
         }
         if self.keep_checkpoints == 0 {
             return Err(AdtError::config("keep_checkpoints", "must be >= 1"));

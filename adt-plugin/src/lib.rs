@@ -10,7 +10,7 @@
 //! - [`strategy`] + [`trainer`]: the burn-train custom strategy and the [`AdtTrainer`] runner,
 //!   with [`metrics`] (burn numeric metrics), [`events`] (`events.jsonl`), [`checkpoint`]
 //!   (atomic step checkpoints, exact resume) and [`ema`];
-//! - [`config`]: [`AdtConfig`], every knob with its default;
+//! - [`config`]: [`AdtConfig`], every knob with its default; [`lora`]: `[adt.lora]` adapters;
 //! - [`toy`]: tiny implementations of every seam for tests, benchmarks and examples.
 
 pub mod augment;
@@ -24,6 +24,7 @@ pub mod eval;
 pub mod events;
 pub mod grads;
 pub mod inference;
+pub mod lora;
 pub mod losses;
 pub mod metrics;
 pub mod model;

@@ -157,7 +157,8 @@ pub struct DiffusionDraws {
 }
 
 impl<K: Components> AdtModel<K> {
-    /// Freeze the frozen parts and build the pair from `parts` and `config`: discriminator
+    /// Freeze the frozen parts and build the pair from `parts` and `config`: LoRA adapters on
+    /// the generator with `[adt.lora]` (its base weights frozen), discriminator
     /// heads sized from the backbone (and, with `text_cond`, the conditioner's pooled width,
     /// read from one empty prompt), initialised from `rng`.
     pub fn from_parts(
@@ -185,7 +186,8 @@ impl<K: Components> AdtModel<K> {
         Self::new(generator, ctx, rng, device)
     }
 
-    /// Build the pair on an existing frozen context.
+    /// Build the pair on an existing frozen context (LoRA adapters on the generator with
+    /// `[adt.lora]`).
     pub fn new(
         generator: K::Denoiser,
         ctx: Arc<FrozenContext<K>>,
@@ -193,6 +195,14 @@ impl<K: Components> AdtModel<K> {
         device: &Device,
     ) -> Result<Self> {
         let c = &ctx.config;
+        let generator = match &c.lora {
+            Some(lora) => crate::lora::apply_lora(
+                generator,
+                lora,
+                &mut EngineRng::derived(c.seed, crate::lora::INIT_STREAM),
+            )?,
+            None => generator,
+        };
         let flow = generator.prediction() == Prediction::Flow;
         if c.loss_weighting != LossWeighting::None && !flow {
             return Err(AdtError::config(

@@ -35,6 +35,8 @@ pub mod streams {
     pub const HEAD_INIT: u64 = 1;
     /// The training stream (plans, noise, timesteps, augmentation).
     pub const TRAIN: u64 = 2;
+    /// LoRA's `A` factors ([`crate::lora::INIT_STREAM`]).
+    pub const LORA_INIT: u64 = crate::lora::INIT_STREAM;
 }
 
 /// The result of [`AdtTrainer::run`].

@@ -7,6 +7,7 @@ mod config;
 mod events;
 mod frechet;
 mod gradient_flow;
+mod lora;
 mod losses;
 mod nonfinite;
 mod player_isolation;

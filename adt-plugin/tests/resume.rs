@@ -26,13 +26,13 @@ impl ModuleVisitor for Snap {
         );
     }
 }
-fn bits<M: Module>(m: &M) -> Vec<Vec<u32>> {
+pub fn bits<M: Module>(m: &M) -> Vec<Vec<u32>> {
     let mut s = Snap(Vec::new());
     m.visit(&mut s);
     s.0
 }
 
-fn config() -> AdtConfig {
+pub fn config() -> AdtConfig {
     AdtConfig {
         total_steps: 6,
         checkpoint_every: 100,
@@ -46,10 +46,11 @@ fn config() -> AdtConfig {
     }
 }
 
-fn run(dir: &Path, stop_after: Option<usize>, resume: bool) -> Report {
+/// A toy run of `config` in `dir`, interrupted after step `stop_after`, or resumed.
+pub fn run_with(config: AdtConfig, dir: &Path, stop_after: Option<usize>, resume: bool) -> Report {
     let d = Device::flex().autodiff();
     let trainer = ToyParts::new(ToySizes::default(), 3, &d)
-        .trainer(config(), 12, 16, &d)
+        .trainer(config, 12, 16, &d)
         .unwrap()
         .resume(resume);
     let int = trainer.interrupter();
@@ -70,6 +71,13 @@ fn comparable(m: &StepMetrics) -> StepMetrics {
 
 #[test]
 fn interrupted_and_resumed_run_matches_uninterrupted_bit_exactly() {
+    assert_resume_is_exact(config());
+}
+
+/// Run `config` (6 steps) straight and interrupted at step 3 + resumed: same metrics and
+/// bit-identical generator, heads and EMA.
+pub fn assert_resume_is_exact(config: AdtConfig) {
+    let run = |dir: &Path, stop, resume| run_with(config.clone(), dir, stop, resume);
     let tmp = tempfile::tempdir().unwrap();
     let full = run(&tmp.path().join("full"), None, false);
     assert_eq!(full.status, RunStatus::Finished);

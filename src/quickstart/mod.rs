@@ -26,7 +26,7 @@ use burn::prelude::*;
 use crate::device::DeviceArg;
 use crate::eval::{AttributeHeads, FeatureNet, Grid, GridResult, Reference, run_grid};
 use crate::family::{FamilyJob, ModelSpec};
-use crate::train::{Display, TrainConfig, export_denoiser};
+use crate::train::{Display, ExportKind, TrainConfig, export_denoiser};
 use adt_data::{ShapesDomain, Split};
 use anyhow::{Context, Result, bail};
 /// Every knob of the quickstart (also its command-line flags).
@@ -169,13 +169,14 @@ pub fn run(args: &Args) -> Result<Outcome> {
             &out.join(name),
             None,
             GeneratorWeights::Preferred,
+            ExportKind::Full,
             &out.join(name).join("export"),
             &device,
         )?;
         specs.push((
             name.to_string(),
             ModelSpec {
-                denoiser: Some(export.dir),
+                denoiser: Some(export.written),
                 ..ModelSpec::pipeline(assets.display().to_string())
             },
         ));

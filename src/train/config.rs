@@ -63,6 +63,7 @@ impl ModelSection {
             vae: self.vae.clone(),
             denoiser: None,
             max_sequence_length: self.max_sequence_length,
+            lora: None,
         }
     }
 }

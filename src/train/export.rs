@@ -1,13 +1,31 @@
 //! `adt export`: the tuned denoiser of a run's checkpoint → diffusers layout (`OUT/unet/` for
-//! the UNet families), loadable by diffusers' `from_pretrained` and by `adt sample --unet`.
+//! the UNet families), loadable by diffusers' `from_pretrained` and by `adt sample --unet`;
+//! for a LoRA run its adapters as a LoRA file (diffusers/PEFT or kohya) or merged weights.
 
 use std::path::{Path, PathBuf};
 
 use adt_family::Family;
 use adt_family::adapters::ComponentDenoiser;
+use adt_family::lora::{LoraFormat, PEFT_FILE, lora_layers, write_lora};
 use adt_plugin::checkpoint::{CheckpointDir, GeneratorWeights, load_generator};
+use adt_plugin::lora::{LoraConfig, adapters, apply_lora};
+use adt_plugin::rng::EngineRng;
 use anyhow::{Context, Result, bail};
+use burn::module::Module;
 use burn::prelude::*;
+
+/// What `adt export` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportKind {
+    /// The whole denoiser, `OUT/<subfolder>/` (a full fine-tune).
+    Full,
+    /// A LoRA run's adapters as one LoRA file: `OUT/pytorch_lora_weights.safetensors`
+    /// (PEFT, what diffusers' `load_lora_weights(OUT)` reads) or `OUT/<run name>.safetensors`
+    /// (kohya).
+    Lora(LoraFormat),
+    /// A LoRA run's adapters merged into the base weights, `OUT/<subfolder>/`.
+    MergedLora,
+}
 
 use super::run_config;
 use crate::family::FamilyJob;
@@ -19,20 +37,36 @@ pub struct ExportReport {
     pub step: usize,
     /// The weights file it came from (`ema.bpk` or `model.bpk`).
     pub weights: PathBuf,
-    /// The diffusers component folder written (`config.json` + weights).
-    pub dir: PathBuf,
+    /// What was written: the diffusers component folder (`config.json` + weights) or the
+    /// LoRA file.
+    pub written: PathBuf,
 }
 
-/// Export the denoiser of `run_dir`'s checkpoint `step` (default: the latest) into
-/// `out/<subfolder>/` (`out/unet/` for SD1.x and SDXL).
+/// Export the denoiser of `run_dir`'s checkpoint `step` (default: the latest) into `out` as
+/// `kind` says (`out/unet/` for SD1.x and SDXL, `out/transformer/` for SD3).
 pub fn export_denoiser(
     run_dir: &Path,
     step: Option<usize>,
     which: GeneratorWeights,
+    kind: ExportKind,
     out: &Path,
     device: &Device,
 ) -> Result<ExportReport> {
     let config = run_config(run_dir)?;
+    let lora = config.adt.lora.clone();
+    match (&lora, kind) {
+        (Some(_), ExportKind::Full) => bail!(
+            "{} trained LoRA adapters ([adt.lora]): export them with --lora (a LoRA file) or \
+             --merge-lora (full weights with the adapters merged in)",
+            run_dir.display()
+        ),
+        (None, ExportKind::Lora(_) | ExportKind::MergedLora) => bail!(
+            "{} trained every weight (no [adt.lora]): it has no adapters; export it without \
+             --lora / --merge-lora",
+            run_dir.display()
+        ),
+        _ => {}
+    }
     let ckpt = CheckpointDir::new(run_dir);
     let (step, dir) = match step {
         Some(s) => {
@@ -51,21 +85,35 @@ pub fn export_denoiser(
             .with_context(|| format!("{}: no checkpoint to export yet", run_dir.display()))?,
     };
     let spec = config.model.spec();
+    let run_name = run_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "lora".into());
     let job = ExportJob {
         spec: &spec,
         dir: &dir,
         which,
+        kind,
+        lora: lora.as_ref(),
+        run_name: &run_name,
         out,
         device,
     };
-    let (weights, dir) = spec.family().context("[model]")?.run(job)?;
-    Ok(ExportReport { step, weights, dir })
+    let (weights, written) = spec.family().context("[model]")?.run(job)?;
+    Ok(ExportReport {
+        step,
+        weights,
+        written,
+    })
 }
 
 struct ExportJob<'a> {
     spec: &'a crate::family::ModelSpec,
     dir: &'a Path,
     which: GeneratorWeights,
+    kind: ExportKind,
+    lora: Option<&'a LoraConfig>,
+    run_name: &'a str,
     out: &'a Path,
     device: &'a Device,
 }
@@ -76,11 +124,34 @@ impl FamilyJob for ExportJob<'_> {
     fn run<F: Family>(self) -> Self::Output {
         // The base model gives the architecture (and the config written next to the weights).
         let base = self.spec.load::<F>(self.device)?;
-        let (denoiser, weights) = load_generator(base.denoiser, self.dir, self.which)?;
-        let dir = self.out.join(<F::Denoiser as ComponentDenoiser>::SUBFOLDER);
-        denoiser
-            .save_pretrained(&dir)
-            .with_context(|| format!("writing {}", dir.display()))?;
-        Ok((weights, dir))
+        let mut denoiser = base.denoiser;
+        if let Some(lora) = self.lora {
+            // The same adapters as the run (their values come from the checkpoint).
+            denoiser = apply_lora(denoiser, lora, &mut EngineRng::new(0))?;
+        }
+        let (denoiser, weights) = load_generator(denoiser, self.dir, self.which)?;
+        let subfolder = <F::Denoiser as ComponentDenoiser>::SUBFOLDER;
+        let written = match self.kind {
+            ExportKind::Full | ExportKind::MergedLora => {
+                let dir = self.out.join(subfolder);
+                denoiser
+                    .materialize()
+                    .save_pretrained(&dir)
+                    .with_context(|| format!("writing {}", dir.display()))?;
+                dir
+            }
+            ExportKind::Lora(format) => {
+                let lora = self.lora.expect("checked: a LoRA run");
+                let layers = lora_layers::<F::Denoiser>(&adapters(&denoiser), lora.alpha())?;
+                let file = match format {
+                    LoraFormat::Peft => self.out.join(PEFT_FILE),
+                    LoraFormat::Kohya => self.out.join(format!("{}.safetensors", self.run_name)),
+                };
+                write_lora::<F::Denoiser>(&layers, format, &file)
+                    .with_context(|| format!("writing {}", file.display()))?;
+                file
+            }
+        };
+        Ok((weights, written))
     }
 }

@@ -19,5 +19,6 @@ pub use config::read_config;
 pub use error::LoadError;
 pub use source::ModelSource;
 pub use weights::{
-    LoadOptions, load_safetensors, load_safetensors_with, load_tensor_map, save_safetensors,
+    LoadOptions, load_safetensors, load_safetensors_with, load_tensor_map, remap_key,
+    save_safetensors,
 };

@@ -3,7 +3,7 @@
 //! Floats of any width are read as f32 and integers as i64, the two dtypes the
 //! models take; files are written atomically (temp file, then rename).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use burn::tensor::{DType, TensorData};
@@ -69,9 +69,28 @@ fn chunks<const N: usize>(b: &[u8]) -> impl Iterator<Item = [u8; N]> + '_ {
         .map(|c| c.try_into().expect("exact chunk"))
 }
 
+/// The header's `__metadata__` strings of a safetensors file (`None` when it has none).
+pub fn read_metadata(path: &Path) -> Result<Option<HashMap<String, String>>, LoadError> {
+    let bytes = std::fs::read(path).map_err(|e| LoadError::io(path, e))?;
+    let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| LoadError::Safetensors {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    Ok(meta.metadata().clone())
+}
+
 /// Write tensors as f32 (floats) or i64 (integers) into a safetensors file.
 pub fn write_tensors(path: &Path, tensors: &BTreeMap<String, TensorData>) -> Result<(), LoadError> {
-    let bytes = to_safetensors_bytes(path, tensors)?;
+    write_tensors_with_metadata(path, tensors, None)
+}
+
+/// [`write_tensors`] with header `__metadata__` strings.
+pub fn write_tensors_with_metadata(
+    path: &Path,
+    tensors: &BTreeMap<String, TensorData>,
+    metadata: Option<HashMap<String, String>>,
+) -> Result<(), LoadError> {
+    let bytes = serialize(path, tensors, metadata)?;
     write_atomic(path, &bytes)
 }
 
@@ -80,6 +99,14 @@ pub fn write_tensors(path: &Path, tensors: &BTreeMap<String, TensorData>) -> Res
 pub fn to_safetensors_bytes(
     origin: &Path,
     tensors: &BTreeMap<String, TensorData>,
+) -> Result<Vec<u8>, LoadError> {
+    serialize(origin, tensors, None)
+}
+
+fn serialize(
+    origin: &Path,
+    tensors: &BTreeMap<String, TensorData>,
+    metadata: Option<HashMap<String, String>>,
 ) -> Result<Vec<u8>, LoadError> {
     let path = origin;
     let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
@@ -108,7 +135,7 @@ pub fn to_safetensors_bytes(
                 })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    safetensors::serialize(views, None).map_err(|e| LoadError::Safetensors {
+    safetensors::serialize(views, metadata).map_err(|e| LoadError::Safetensors {
         path: path.to_path_buf(),
         message: e.to_string(),
     })

@@ -139,6 +139,15 @@ fn canonical_header(bytes: &[u8], path: &Path) -> Result<Vec<u8>, LoadError> {
     Ok(out)
 }
 
+/// One key through a remap table, as [`save_safetensors`] renames it (every pattern in order).
+pub fn remap_key(key: &str, remap: &[(&str, &str)]) -> Result<String, LoadError> {
+    let mut key = key.to_string();
+    for (re, to) in remapper(remap)?.to_regex_pairs() {
+        key = re.replace_all(&key, to.as_str()).into_owned();
+    }
+    Ok(key)
+}
+
 fn remapper(pairs: &[(&str, &str)]) -> Result<KeyRemapper, LoadError> {
     let mut r = KeyRemapper::new();
     for (from, to) in pairs {

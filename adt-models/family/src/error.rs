@@ -43,6 +43,9 @@ pub enum FamilyError {
     /// A generation request is invalid (sizes, batch, strength, ...).
     #[error("invalid request: {0}")]
     Request(String),
+    /// A LoRA file is unreadable or does not fit the denoiser.
+    #[error("LoRA {path}: {message}")]
+    Lora { path: PathBuf, message: String },
     /// An image file could not be read or written.
     #[error("{path}: {message}")]
     Image { path: PathBuf, message: String },

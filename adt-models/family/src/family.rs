@@ -139,6 +139,19 @@ impl<F: Family> Model<F> {
         Ok(self)
     }
 
+    /// Merge a LoRA file (diffusers/PEFT or kohya layout) into the denoiser at `scale`.
+    pub fn with_lora(mut self, path: &Path, scale: f64) -> Result<Self> {
+        let file = crate::lora::read_lora::<F::Denoiser>(path)?;
+        self.denoiser = crate::lora::merge_lora(self.denoiser, &file, scale)?;
+        self.source = format!(
+            "{} (+ LoRA {}, {} layers, scale {scale})",
+            self.source,
+            path.display(),
+            file.layers.len()
+        );
+        Ok(self)
+    }
+
     /// Replace the VAE with another one (a `vae/` folder or a hub repo holding one at its
     /// root, e.g. `madebyollin/sdxl-vae-fp16-fix`); its own `scaling_factor` is used.
     pub fn with_vae(mut self, source: &ModelSource, device: &Device) -> Result<Self> {

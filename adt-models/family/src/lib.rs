@@ -10,6 +10,8 @@
 //!   [`adapters::AlphaSchedule`], [`adapters::Dinov2Discriminator`].
 //! - [`Pipeline`]: txt2img and img2img with classifier-free guidance, negative prompts,
 //!   micro-conditioning, per-image seeds or given noise ([`noise`]), for any family.
+//! - [`lora`]: LoRA files of a denoiser (diffusers/PEFT and kohya layouts), written from the
+//!   engine's adapters and merged for sampling.
 //! - [`image_io`]: PNG output with diffusers' rounding, init images, contact sheets.
 //!
 //! Model crates (`adt-diffusion`, `adt-clip`, `adt-dinov2`, `adt-schedulers`) stay free of the
@@ -19,6 +21,7 @@ pub mod adapters;
 mod error;
 mod family;
 pub mod image_io;
+pub mod lora;
 pub mod noise;
 mod pipeline;
 

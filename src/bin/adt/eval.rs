@@ -25,6 +25,8 @@ pub struct EvalArgs {
     /// A tuned denoiser in diffusers layout (the `unet/` or `transformer/` of `adt export`).
     #[arg(long, visible_alias = "transformer")]
     unet: Option<PathBuf>,
+    #[command(flatten)]
+    lora: crate::sample::LoraArgs,
     /// The model family (`sd15`, `sdxl`, `sd3`); default: from the model's `model_index.json`.
     #[arg(long)]
     family: Option<String>,
@@ -97,6 +99,7 @@ impl EvalArgs {
             denoiser: self.unet.clone(),
             single_file: None,
             max_sequence_length: None,
+            lora: self.lora.spec(),
         };
         let grid = Grid {
             samplers: self.samplers.clone().unwrap_or_default(),
@@ -114,10 +117,13 @@ impl EvalArgs {
             grid: &grid,
             device: &device,
         })?;
-        let label = match &self.unet {
+        let mut label = match &self.unet {
             Some(u) => u.display().to_string(),
             None => source,
         };
+        if let Some((file, scale)) = spec.lora.as_ref() {
+            label = format!("{label} + LoRA {} × {scale}", file.display());
+        }
         write_report(&self.out, &label, &result, self.seeds.len(), self.n)?;
         println!("{}", markdown(&label, &result, self.seeds.len(), self.n));
         println!(

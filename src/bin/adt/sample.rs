@@ -43,6 +43,8 @@ pub struct SampleArgs {
     /// (SD3) folder `adt export` writes.
     #[arg(long, visible_alias = "transformer")]
     unet: Option<PathBuf>,
+    #[command(flatten)]
+    lora: LoraArgs,
     /// Another VAE: a component folder or a hub repo holding one at its root (e.g. an
     /// fp16-fix VAE); its own scaling factor is used.
     #[arg(long)]
@@ -110,6 +112,32 @@ pub struct SampleArgs {
     device: DeviceArg,
 }
 
+/// `--lora FILE [--lora-scale S]`, shared by `adt sample` and `adt eval`.
+#[derive(Debug, clap::Args)]
+pub struct LoraArgs {
+    /// A LoRA of the denoiser to merge in: diffusers/PEFT (`pytorch_lora_weights.safetensors`,
+    /// or the folder holding it, as `adt export --lora` writes) or kohya layout.
+    #[arg(long, value_name = "FILE")]
+    lora: Option<PathBuf>,
+    /// The LoRA's scale s (`W + s·(α/r)·B·A`; diffusers' `cross_attention_kwargs={"scale": s}`).
+    #[arg(long, value_name = "S", default_value_t = 1.0, requires = "lora")]
+    lora_scale: f64,
+}
+
+impl LoraArgs {
+    /// The file and scale for [`ModelSpec::lora`] (a folder means its `pytorch_lora_weights.safetensors`).
+    pub fn spec(&self) -> Option<(PathBuf, f64)> {
+        self.lora.as_ref().map(|p| {
+            let file = if p.is_dir() {
+                p.join(adt::models::family::lora::PEFT_FILE)
+            } else {
+                p.clone()
+            };
+            (file, self.lora_scale)
+        })
+    }
+}
+
 fn parse_sampler(s: &str) -> Result<SamplerName, String> {
     s.parse()
 }
@@ -141,6 +169,7 @@ impl SampleArgs {
             vae: self.vae.clone(),
             denoiser: self.unet.clone(),
             max_sequence_length: self.max_sequence_length,
+            lora: self.lora.spec(),
         };
         if single_file_without_model {
             let family = spec.family()?;

@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
+use adt::models::family::lora::LoraFormat;
 use adt::plugin::checkpoint::GeneratorWeights;
-use adt::train::{Display, TrainConfig, export_denoiser, run_config, train};
+use adt::train::{Display, ExportKind, TrainConfig, export_denoiser, run_config, train};
 use anyhow::Result;
 
 use adt::device::DeviceArg;
@@ -70,6 +71,18 @@ pub struct ExportArgs {
     /// Export the live weights even when the run kept an EMA.
     #[arg(long)]
     no_ema: bool,
+    /// A LoRA run ([adt.lora]): write its adapters as a LoRA file,
+    /// OUT/pytorch_lora_weights.safetensors (diffusers' `load_lora_weights(OUT)`), or with
+    /// --lora-format kohya OUT/<run name>.safetensors (kohya/A1111/ComfyUI).
+    #[arg(long, conflicts_with = "merge_lora")]
+    lora: bool,
+    /// The LoRA file's layout: `peft` (diffusers) or `kohya`.
+    #[arg(long, value_name = "FORMAT", default_value = "peft", requires = "lora",
+          value_parser = |s: &str| s.parse::<LoraFormat>())]
+    lora_format: LoraFormat,
+    /// A LoRA run: write full weights with the adapters merged in (OUT/unet or OUT/transformer).
+    #[arg(long)]
+    merge_lora: bool,
 }
 
 impl ExportArgs {
@@ -79,10 +92,18 @@ impl ExportArgs {
         } else {
             GeneratorWeights::Preferred
         };
+        let kind = if self.lora {
+            ExportKind::Lora(self.lora_format)
+        } else if self.merge_lora {
+            ExportKind::MergedLora
+        } else {
+            ExportKind::Full
+        };
         let r = export_denoiser(
             &self.run_dir,
             self.step,
             which,
+            kind,
             &self.out,
             &DeviceArg::Cpu.device(),
         )?;
@@ -90,7 +111,7 @@ impl ExportArgs {
             "exported step {} ({}) to {}",
             r.step,
             r.weights.display(),
-            r.dir.display()
+            r.written.display()
         );
         Ok(())
     }

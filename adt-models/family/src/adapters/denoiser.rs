@@ -26,6 +26,10 @@ pub trait ComponentDenoiser: Denoiser + Sized {
     fn load_like(&self, dir: &Path, device: &Device) -> Result<Self>;
     /// Write `dir/config.json` and the weights in diffusers' layout (f32).
     fn save_pretrained(&self, dir: &Path) -> Result<()>;
+    /// The key [`Self::save_pretrained`] gives the parameter at module path `path` (e.g.
+    /// `unet.mid_block.attentions.0.proj_in.Linear.weight` → `mid_block.attentions.0.proj_in.weight`);
+    /// LoRA files name layers by it. `None` for a path outside the component.
+    fn diffusers_key(path: &str) -> Option<String>;
     /// Latent channels it takes.
     fn in_channels(&self) -> usize;
     /// Latent channels it predicts.
@@ -138,6 +142,12 @@ impl ComponentDenoiser for UnetDenoiser {
 
     fn save_pretrained(&self, dir: &Path) -> Result<()> {
         Ok(self.unet.save_pretrained(dir)?)
+    }
+
+    fn diffusers_key(path: &str) -> Option<String> {
+        let key = path.strip_prefix("unet.")?;
+        let remap = adt_diffusion::keys::projection_export_remap();
+        adt_models_common::remap_key(key, &adt_diffusion::keys::as_pairs(&remap)).ok()
     }
 
     fn in_channels(&self) -> usize {

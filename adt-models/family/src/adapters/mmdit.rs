@@ -112,6 +112,11 @@ impl ComponentDenoiser for MmditDenoiser {
         Ok(self.transformer.save_pretrained(dir)?)
     }
 
+    /// The MMDiT's module paths are diffusers' keys (saved without a remap).
+    fn diffusers_key(path: &str) -> Option<String> {
+        path.strip_prefix("transformer.").map(str::to_string)
+    }
+
     fn in_channels(&self) -> usize {
         self.transformer.config().in_channels
     }
