@@ -202,46 +202,128 @@ pub enum GeneratorWeights {
     Live,
 }
 
-/// Load the generator of the checkpoint directory `dir` into `generator` (a freshly built
-/// model of the same architecture, e.g. the base checkpoint). Returns the model and the file
-/// it came from (`ema.bpk`, or the `generator.*` part of `model.bpk`).
-pub fn load_generator<G: burn::module::Module>(
-    generator: G,
-    dir: &Path,
-    which: GeneratorWeights,
-) -> Result<(G, PathBuf)> {
-    use burn::store::{BurnpackStore, ModuleSnapshot};
-    let ema = dir.join(files::EMA);
-    if which == GeneratorWeights::Preferred && ema.is_file() {
-        let g = generator
-            .try_load_file(&ema)
-            .map_err(|e| record_error(&ema, e))?;
-        return Ok((g, ema));
+/// Which tensors of the trained modules a checkpoint stores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stored {
+    /// Every tensor (a full fine-tune).
+    All,
+    /// A LoRA run: the adapters and the discriminator heads. The frozen base weights are the
+    /// base checkpoint's, so a checkpoint is megabytes where the whole model would be
+    /// gigabytes (SDXL's UNet: 10 GB in f32).
+    Adapters,
+}
+
+impl Stored {
+    /// What a run of `config` stores.
+    pub fn of(config: &crate::AdtConfig) -> Self {
+        if config.lora.is_some() {
+            Self::Adapters
+        } else {
+            Self::All
+        }
     }
-    let p = dir.join(files::MODEL);
-    if !p.is_file() {
+
+    /// Module paths kept ([`Stored::Adapters`]).
+    const ADAPTERS: &'static str = r"(^discriminator\.|\.lora\.[ab]$)";
+
+    fn keeps(self, path: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Adapters => regex_is_match(Self::ADAPTERS, path),
+        }
+    }
+}
+
+fn regex_is_match(pattern: &str, path: &str) -> bool {
+    burn::store::PathFilter::new()
+        .with_regex(pattern)
+        .matches(path)
+}
+
+/// Write `module`'s tensors that `stored` keeps to `path` (burnpack).
+pub fn save_module<M: burn::module::Module>(module: &M, path: &Path, stored: Stored) -> Result<()> {
+    use burn::store::{BurnpackStore, ModuleSnapshot};
+    let mut store = BurnpackStore::from_file(path).overwrite(true);
+    if stored == Stored::Adapters {
+        store = store.with_regex(Stored::ADAPTERS);
+    }
+    module
+        .save_into(&mut store)
+        .map_err(|e| record_error(path, e))
+}
+
+/// Load what [`save_module`] wrote into `module` (a model of the same architecture, e.g. built
+/// from the base checkpoint); `strip` removes a key prefix first (`generator.` to read the
+/// generator out of `model.bpk`). Every tensor `stored` keeps must be in the file.
+pub fn load_module<M: burn::module::Module>(
+    module: M,
+    path: &Path,
+    stored: Stored,
+    strip: Option<&str>,
+) -> Result<M> {
+    use burn::store::{BurnpackStore, ModuleSnapshot};
+    if !path.is_file() {
         return Err(AdtError::Checkpoint {
-            path: p,
+            path: path.to_path_buf(),
             message: "missing: not a complete checkpoint directory".into(),
         });
     }
-    let mut g = generator;
-    // model.bpk holds the generator under `generator.` next to the discriminator heads.
-    let mut store = BurnpackStore::from_file(&p)
-        .with_remap_pattern(r"^generator\.", "")
-        .allow_partial(true);
-    let result = g.load_from(&mut store).map_err(|e| record_error(&p, e))?;
-    if !result.missing.is_empty() || !result.errors.is_empty() {
+    let mut store = BurnpackStore::from_file(path).allow_partial(true);
+    if let Some(prefix) = strip {
+        store = store.with_remap_pattern(format!("^{}", regex_escape(prefix)), "");
+    }
+    let mut module = module;
+    let result = module
+        .load_from(&mut store)
+        .map_err(|e| record_error(path, e))?;
+    let missing: Vec<&String> = result
+        .missing
+        .iter()
+        .map(|(p, _)| p)
+        .filter(|p| stored.keeps(p))
+        .collect();
+    if !missing.is_empty() || !result.errors.is_empty() {
         return Err(AdtError::Checkpoint {
-            path: p,
+            path: path.to_path_buf(),
             message: format!(
-                "the generator does not match this checkpoint: {} missing tensor(s) (e.g. {:?}), {} error(s) {:?}",
-                result.missing.len(),
-                result.missing.first(),
+                "the model does not match this checkpoint: {} missing tensor(s) (e.g. {:?}), {} error(s) {:?}",
+                missing.len(),
+                missing.first(),
                 result.errors.len(),
                 result.errors.first()
             ),
         });
     }
-    Ok((g, p))
+    Ok(module)
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let special = ".^$*+?()[]{}|\\".contains(c);
+            special
+                .then_some('\\')
+                .into_iter()
+                .chain(std::iter::once(c))
+        })
+        .collect()
+}
+
+/// Load the generator of the checkpoint directory `dir` into `generator` (a freshly built
+/// model of the same architecture, e.g. the base checkpoint, with the run's LoRA adapters when
+/// it had them). Returns the model and the file it came from (`ema.bpk`, or the
+/// `generator.*` part of `model.bpk`).
+pub fn load_generator<G: burn::module::Module>(
+    generator: G,
+    dir: &Path,
+    which: GeneratorWeights,
+    stored: Stored,
+) -> Result<(G, PathBuf)> {
+    let ema = dir.join(files::EMA);
+    if which == GeneratorWeights::Preferred && ema.is_file() {
+        return Ok((load_module(generator, &ema, stored, None)?, ema));
+    }
+    let p = dir.join(files::MODEL);
+    // model.bpk holds the generator under `generator.` next to the discriminator heads.
+    Ok((load_module(generator, &p, stored, Some("generator."))?, p))
 }

@@ -332,6 +332,11 @@ pub struct AdtConfig {
     pub ema: bool,
     /// EMA decay [choice: 0.999].
     pub ema_decay: f64,
+    /// Recompute activations in the backward pass instead of keeping them (burn-autodiff's
+    /// balanced op-level checkpointing, for the denoiser steps, the VAE decode and the backbone
+    /// of the G step alike). The training device must be created with
+    /// `Device::autodiff().gradient_checkpointing()`; the engine checks that it is.
+    pub gradient_checkpointing: bool,
     /// `[adt.lora]`: train low-rank adapters of the generator's target layers instead of all
     /// its weights (unset: full fine-tuning).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -389,6 +394,7 @@ impl Default for AdtConfig {
             lr_schedule: LrScheduleConfig::default(),
             ema: true,
             ema_decay: 0.999,
+            gradient_checkpointing: false,
             lora: None,
             checkpoint_every: 500,
             keep_checkpoints: 3,

@@ -23,7 +23,7 @@ use burn::train::{
     SupervisedTrainingEventProcessor, TrainLoader, TrainingComponents, TrainingItem, ValidLoader,
 };
 
-use crate::checkpoint::{CheckpointDir, TrainState, files, record_error};
+use crate::checkpoint::{CheckpointDir, Stored, TrainState, files, record_error, save_module};
 use crate::components::Components;
 use crate::ema::Ema;
 use crate::error::{AdtError, Result};
@@ -208,22 +208,15 @@ impl<K: Components> AdtStrategy<K> {
         state: &TrainState,
     ) -> Result<PathBuf> {
         let keep = model.ctx.config.keep_checkpoints;
+        let stored = Stored::of(&model.ctx.config);
         let dir = ckpt.write(state.step, state, |tmp| {
-            let p = tmp.join(files::MODEL);
-            model
-                .clone()
-                .save_file(&p)
-                .map_err(|e| record_error(&p, e))?;
+            save_module(model, &tmp.join(files::MODEL), stored)?;
             let p = tmp.join(files::OPTIM_G);
             optims.g.save(&p).map_err(|e| record_error(&p, e))?;
             let p = tmp.join(files::OPTIM_D);
             optims.d.save(&p).map_err(|e| record_error(&p, e))?;
             if let Some(ema) = ema {
-                let p = tmp.join(files::EMA);
-                ema.module
-                    .clone()
-                    .save_file(&p)
-                    .map_err(|e| record_error(&p, e))?;
+                save_module(&ema.module, &tmp.join(files::EMA), stored)?;
             }
             Ok(())
         })?;

@@ -17,7 +17,7 @@ use burn::train::renderer::MetricsRenderer;
 use burn::train::{Interrupter, Learner, SupervisedTraining, TrainingStrategy};
 
 use crate::checkpoint::TrainState;
-use crate::checkpoint::{CheckpointDir, files, record_error, write_synced};
+use crate::checkpoint::{CheckpointDir, Stored, files, load_module, record_error, write_synced};
 use crate::components::{Components, Parts};
 use crate::config::AdtConfig;
 use crate::ema::Ema;
@@ -37,6 +37,29 @@ pub mod streams {
     pub const TRAIN: u64 = 2;
     /// LoRA's `A` factors ([`crate::lora::INIT_STREAM`]).
     pub const LORA_INIT: u64 = crate::lora::INIT_STREAM;
+}
+
+/// The training device must be an autodiff device whose checkpointing matches
+/// `gradient_checkpointing` (burn panics on ops mixing strategies, so the config and the
+/// device the caller built everything on must agree).
+fn check_device(config: &AdtConfig, device: &Device) -> Result<()> {
+    use burn::tensor::GradientCheckpointingStrategy as S;
+    let message = match (
+        device.gradient_checkpointing_strategy(),
+        config.gradient_checkpointing,
+    ) {
+        (None, _) => "the training device is not an autodiff device: use `device.autodiff()`",
+        (Some(S::Disabled), true) => {
+            "is true, but the training device was created without it: build the modules and \
+             the data loader on `device.autodiff().gradient_checkpointing()`"
+        }
+        (Some(S::Balanced), false) => {
+            "is false, but the training device checkpoints (`.gradient_checkpointing()`): set \
+             it to true or use `device.autodiff()`"
+        }
+        _ => return Ok(()),
+    };
+    Err(AdtError::config("gradient_checkpointing", message))
 }
 
 /// The result of [`AdtTrainer::run`].
@@ -76,6 +99,7 @@ impl<K: Components> AdtTrainer<K> {
         data: Arc<dyn DataLoader<AdtBatch>>,
         device: &Device,
     ) -> Result<Self> {
+        check_device(&config, device)?;
         let mut rng = EngineRng::derived(config.seed, streams::HEAD_INIT);
         let model = AdtModel::from_parts(config, parts, &mut rng, device)?;
         Ok(Self {
@@ -148,12 +172,8 @@ impl<K: Components> AdtTrainer<K> {
             return Ok(None);
         };
         let state = CheckpointDir::read_state(&dir)?;
-        let p = dir.join(files::MODEL);
-        self.model = self
-            .model
-            .clone()
-            .try_load_file(&p)
-            .map_err(|e| record_error(&p, e))?;
+        let stored = Stored::of(cfg);
+        self.model = load_module(self.model.clone(), &dir.join(files::MODEL), stored, None)?;
         let mut optims = Optimizers::new(cfg);
         let p = dir.join(files::OPTIM_G);
         optims.g = optims.g.load(&p).map_err(|e| record_error(&p, e))?;
@@ -162,11 +182,7 @@ impl<K: Components> AdtTrainer<K> {
         let ema = if cfg.ema {
             let mut ema = Ema::new(&self.model.generator, cfg.ema_decay);
             if state.has_ema {
-                let p = dir.join(files::EMA);
-                ema.module = ema
-                    .module
-                    .try_load_file(&p)
-                    .map_err(|e| record_error(&p, e))?;
+                ema.module = load_module(ema.module, &dir.join(files::EMA), stored, None)?;
             }
             Some(ema)
         } else {

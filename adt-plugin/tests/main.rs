@@ -3,6 +3,7 @@
 
 mod augment;
 mod checkpoint_crash;
+mod checkpointing;
 mod config;
 mod events;
 mod frechet;

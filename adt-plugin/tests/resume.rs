@@ -49,6 +49,11 @@ pub fn config() -> AdtConfig {
 /// A toy run of `config` in `dir`, interrupted after step `stop_after`, or resumed.
 pub fn run_with(config: AdtConfig, dir: &Path, stop_after: Option<usize>, resume: bool) -> Report {
     let d = Device::flex().autodiff();
+    let d = if config.gradient_checkpointing {
+        d.gradient_checkpointing()
+    } else {
+        d
+    };
     let trainer = ToyParts::new(ToySizes::default(), 3, &d)
         .trainer(config, 12, 16, &d)
         .unwrap()

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use adt_family::Family;
 use adt_family::adapters::ComponentDenoiser;
 use adt_family::lora::{LoraFormat, PEFT_FILE, lora_layers, write_lora};
-use adt_plugin::checkpoint::{CheckpointDir, GeneratorWeights, load_generator};
+use adt_plugin::checkpoint::{CheckpointDir, GeneratorWeights, Stored, load_generator};
 use adt_plugin::lora::{LoraConfig, adapters, apply_lora};
 use adt_plugin::rng::EngineRng;
 use anyhow::{Context, Result, bail};
@@ -129,7 +129,12 @@ impl FamilyJob for ExportJob<'_> {
             // The same adapters as the run (their values come from the checkpoint).
             denoiser = apply_lora(denoiser, lora, &mut EngineRng::new(0))?;
         }
-        let (denoiser, weights) = load_generator(denoiser, self.dir, self.which)?;
+        let stored = if self.lora.is_some() {
+            Stored::Adapters
+        } else {
+            Stored::All
+        };
+        let (denoiser, weights) = load_generator(denoiser, self.dir, self.which, stored)?;
         let subfolder = <F::Denoiser as ComponentDenoiser>::SUBFOLDER;
         let written = match self.kind {
             ExportKind::Full | ExportKind::MergedLora => {

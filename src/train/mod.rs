@@ -113,7 +113,11 @@ fn train_family<F: Family>(
             run_dir.display()
         );
     }
-    let ad = device.clone().autodiff();
+    let ad = if config.adt.gradient_checkpointing {
+        device.clone().autodiff().gradient_checkpointing()
+    } else {
+        device.clone().autodiff()
+    };
     let base: Model<F> = config.model.spec().load(&ad)?;
     let mut config = config.clone();
     let sampler = training_sampler(&mut config, &base)?;
