@@ -19,7 +19,7 @@ fn strings(v: &[&str]) -> Vec<String> {
 }
 
 /// The table of `unet_small_*`; every field not set is diffusers 0.37.1's default.
-fn unet_config() -> UNet2DConditionConfig {
+pub fn unet_config() -> UNet2DConditionConfig {
     UNet2DConditionConfig {
         sample_size: Some(SampleSize::Square(32)),
         in_channels: 4,
@@ -55,7 +55,7 @@ fn unet_config() -> UNet2DConditionConfig {
 }
 
 /// The table of `vae_small_*`.
-fn vae_config() -> AutoencoderKLConfig {
+pub fn vae_config() -> AutoencoderKLConfig {
     AutoencoderKLConfig {
         in_channels: 3,
         out_channels: 3,

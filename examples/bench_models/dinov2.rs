@@ -11,7 +11,7 @@ use crate::{Prepared, check_params, randn};
 const DINOV2_S_PARAMS: usize = 22_056_576;
 
 /// `facebook/dinov2-small/config.json`.
-fn vit_s14() -> Dinov2Config {
+pub fn vit_s14() -> Dinov2Config {
     Dinov2Config {
         hidden_size: 384,
         num_hidden_layers: 12,

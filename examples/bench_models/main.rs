@@ -14,6 +14,7 @@
 //! cargo run --release --example bench_models -- --case unet_small_fwd,matmul_2048
 //! cargo run --release --example bench_models -- --case dinov2_s_fwd --seconds 10
 //! cargo run --release --features wgpu --example bench_models -- --device wgpu
+//! cargo run --release --example bench_models -- --memory   # training-step memory (memory.rs)
 //! ```
 //!
 //! With `--json`, one object per case per line: `case`, `median_ms`, `min_ms`, `max_ms`,
@@ -25,6 +26,7 @@
 
 mod diffusion;
 mod dinov2;
+mod memory;
 
 use std::any::Any;
 use std::time::{Duration, Instant};
@@ -118,6 +120,13 @@ struct Args {
     /// Backend to run on (`cpu`, alias `flex`; `wgpu` with `--features wgpu`).
     #[arg(long, value_enum, default_value_t)]
     device: DeviceArg,
+    /// Instead of the model cases: peak memory and time of an ADT and a plain training step
+    /// with and without gradient checkpointing and LoRA (see `memory.rs`; CPU).
+    #[arg(long)]
+    memory: bool,
+    /// Internal: one configuration of `--memory`, in a fresh process.
+    #[arg(long, hide = true)]
+    memory_child: Option<String>,
 }
 
 /// Standard-normal tensor, as `torch.randn`.
@@ -213,6 +222,9 @@ fn round2(x: f64) -> f64 {
 
 fn main() {
     let args = Args::parse();
+    if args.memory || args.memory_child.is_some() {
+        return memory::main(args.memory_child.as_deref());
+    }
     let selected: Vec<&Case> = if args.case.is_empty() {
         CASES.iter().collect()
     } else {
