@@ -90,7 +90,15 @@ fn time_steps(mut model: ToyModel, batch: &AdtBatch, steps: usize) -> (f64, f64,
     let mut times = Vec::new();
     for i in 0..=steps {
         let t = Instant::now();
-        let (m, r) = adt_step(model, &mut optims, None, batch, &mut rng, i + 1).unwrap();
+        let (m, r) = adt_step(
+            model,
+            &mut optims,
+            None,
+            std::slice::from_ref(batch),
+            &mut rng,
+            i + 1,
+        )
+        .unwrap();
         model = m;
         assert!(r.nonfinite.is_empty());
         if i > 0 {

@@ -124,6 +124,21 @@ impl AugmentDraws {
         }
     }
 
+    /// The draws of samples `start..start + len` (one micro-batch of an accumulated step).
+    pub fn rows(&self, start: usize, len: usize) -> Self {
+        fn cut<T: Clone>(v: &Option<Vec<T>>, start: usize, len: usize) -> Option<Vec<T>> {
+            v.as_ref().map(|v| v[start..start + len].to_vec())
+        }
+        Self {
+            size: self.size,
+            brightness: cut(&self.brightness, start, len),
+            saturation: cut(&self.saturation, start, len),
+            contrast: cut(&self.contrast, start, len),
+            translation: cut(&self.translation, start, len),
+            cutout: cut(&self.cutout, start, len),
+        }
+    }
+
     /// True when no transform is drawn.
     pub fn is_identity(&self) -> bool {
         self.brightness.is_none() && self.translation.is_none() && self.cutout.is_none()

@@ -241,8 +241,12 @@ pub struct AdtConfig {
     pub seed: u64,
     /// Optimizer steps (iterations) to run in total.
     pub total_steps: usize,
-    /// Images per batch.
+    /// Images per batch: per forward pass, and per optimizer step when `grad_accum = 1`.
     pub batch_size: usize,
+    /// Micro-batches of `batch_size` whose gradients make one optimizer step, for both
+    /// players: the effective batch is `grad_accum × batch_size`, and each micro-batch keeps
+    /// whole local batch-norm groups (`batch_size` is a multiple of `bn_group`).
+    pub grad_accum: usize,
     /// Adversarial tuning on (ADT). `false` = plain diffusion fine-tune (L_diff only).
     pub adversarial: bool,
 
@@ -359,6 +363,7 @@ impl Default for AdtConfig {
             seed: 0,
             total_steps: 1000,
             batch_size: 8,
+            grad_accum: 1,
             adversarial: true,
             m: 20,
             k: 1,
@@ -400,6 +405,18 @@ impl Default for AdtConfig {
             keep_checkpoints: 3,
             max_nonfinite_in_row: 5,
         }
+    }
+}
+
+/// With accumulation, say that `batch_size` is the micro-batch the groups must fit in.
+fn accum_hint(grad_accum: usize) -> String {
+    if grad_accum > 1 {
+        format!(
+            " (with grad_accum = {grad_accum}, batch_size is the micro-batch of one forward \
+             pass: each must hold whole batch-norm groups)"
+        )
+    } else {
+        String::new()
     }
 }
 
@@ -449,6 +466,9 @@ impl AdtConfig {
         if self.total_steps == 0 {
             return Err(AdtError::config("total_steps", "must be >= 1"));
         }
+        if self.grad_accum == 0 {
+            return Err(AdtError::config("grad_accum", "must be >= 1"));
+        }
         if self.batch_size == 0 {
             return Err(AdtError::config("batch_size", "must be >= 1"));
         }
@@ -478,8 +498,10 @@ impl AdtConfig {
                 return Err(AdtError::config(
                     "batch_size",
                     format!(
-                        "batch of {} is smaller than the local batch-norm group bn_group = {}",
-                        self.batch_size, self.bn_group
+                        "batch of {} is smaller than the local batch-norm group bn_group = {}{}",
+                        self.batch_size,
+                        self.bn_group,
+                        accum_hint(self.grad_accum)
                     ),
                 ));
             }
@@ -487,8 +509,10 @@ impl AdtConfig {
                 return Err(AdtError::config(
                     "batch_size",
                     format!(
-                        "must be a multiple of the local batch-norm group bn_group = {}, got {}",
-                        self.bn_group, self.batch_size
+                        "must be a multiple of the local batch-norm group bn_group = {}, got {}{}",
+                        self.bn_group,
+                        self.batch_size,
+                        accum_hint(self.grad_accum)
                     ),
                 ));
             }

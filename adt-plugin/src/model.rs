@@ -156,6 +156,16 @@ pub struct DiffusionDraws {
     pub noise: Tensor<4>,
 }
 
+impl DiffusionDraws {
+    /// The draws of samples `start..start + len` (one micro-batch of an accumulated step).
+    pub fn rows(&self, start: usize, len: usize) -> Self {
+        Self {
+            levels: self.levels[start..start + len].to_vec(),
+            noise: self.noise.clone().narrow(0, start, len),
+        }
+    }
+}
+
 impl<K: Components> AdtModel<K> {
     /// Freeze the frozen parts and build the pair from `parts` and `config`: LoRA adapters on
     /// the generator with `[adt.lora]` (its base weights frozen), discriminator

@@ -16,7 +16,9 @@
 use std::time::Instant;
 
 use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{
+    AdamConfig, AdamWConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer,
+};
 use burn::prelude::*;
 
 use crate::augment::AugmentDraws;
@@ -125,9 +127,21 @@ pub fn generate<K: Components>(
     rng: &mut EngineRng,
 ) -> Generated {
     let c = &model.ctx.config;
-    let device = prep.x0.device();
     let plan = SimulationPlan::draw(c.m, c.k, c.start_policy, c.k_policy, rng);
-    let noise = rng.normal_tensor(prep.x0.dims(), &device);
+    let noise = rng.normal_tensor(prep.x0.dims(), &prep.x0.device());
+    simulate_fake(model, prep, plan, noise, true)
+}
+
+/// The simulated inference of `plan` from `noise` (the start noise of this batch); with
+/// `graph = false` no step keeps a graph (a fake that only feeds the D update).
+pub fn simulate_fake<K: Components>(
+    model: &AdtModel<K>,
+    prep: &PreparedBatch,
+    plan: SimulationPlan,
+    noise: Tensor<4>,
+    graph: bool,
+) -> Generated {
+    let c = &model.ctx.config;
     let sampler = model.ctx.sampler.as_ref();
     let x_start = if c.noise_start && plan.first == 0 {
         sampler.initial_noise(c.m, noise)
@@ -140,14 +154,9 @@ pub fn generate<K: Components>(
         skip_path: c.skip_path,
         cfg_scale: c.cfg_scale,
     };
+    let trainable = if graph { &model.generator } else { &frozen };
     let x0_hat = simulate(
-        &model.generator,
-        &frozen,
-        sampler,
-        x_start,
-        &prep.cond,
-        &plan,
-        &opts,
+        trainable, &frozen, sampler, x_start, &prep.cond, &plan, &opts,
     );
     let image = model.ctx.codec.decode(x0_hat.clone());
     Generated {
@@ -245,10 +254,26 @@ pub fn generator_adversarial_loss<K: Components>(
     losses::g_adversarial(disc.score(&fake_in, emb))
 }
 
-/// Run one full iteration (D updates then G update) and return the updated model.
+/// Run one full iteration (D updates then G update) on `batches` and return the updated
+/// model: one batch, or the `grad_accum` micro-batches of one accumulated step.
 ///
 /// `step` is the 1-based index of the optimizer step being made (for the LR schedule).
 pub fn adt_step<K: Components>(
+    model: AdtModel<K>,
+    optims: &mut Optimizers,
+    ema: Option<&mut Ema<K::Denoiser>>,
+    batches: &[AdtBatch],
+    rng: &mut EngineRng,
+    step: usize,
+) -> Result<(AdtModel<K>, StepReport)> {
+    match batches {
+        [batch] => single_step(model, optims, ema, batch, rng, step),
+        _ => accumulated_step(model, optims, ema, batches, rng, step),
+    }
+}
+
+/// One iteration on one batch: the fake is simulated once, with its graph, for both players.
+fn single_step<K: Components>(
     mut model: AdtModel<K>,
     optims: &mut Optimizers,
     ema: Option<&mut Ema<K::Denoiser>>,
@@ -332,6 +357,173 @@ pub fn adt_step<K: Components>(
     if total.is_finite() {
         let mut grads = total_t.backward();
         let mut gp = GradientsParams::from_module(&mut grads, &model.generator);
+        let norm = global_norm(&model.generator, &gp);
+        m.g_grad_norm = Some(norm);
+        if norm.is_finite() {
+            clip_global_norm(&model.generator, &mut gp, norm, c.g_optim.grad_clip);
+            model.generator = optims.g.step(lr_g, model.generator, gp);
+            if let Some(ema) = ema {
+                ema.update(&model.generator);
+            }
+        } else {
+            report.nonfinite.push("g_grad_norm");
+        }
+    } else {
+        report.nonfinite.push("g_total");
+    }
+    m.step_time_s = Some(t0.elapsed().as_secs_f64());
+    report.metrics = m;
+    Ok((model, report))
+}
+
+/// One iteration over micro-batches whose gradients add up to one optimizer step per player.
+///
+/// Every draw is made for the whole effective batch, in the order [`single_step`] makes
+/// them (plan, start noise, D augmentations, G augmentations, `L_diff` levels and noise), and
+/// each micro-batch takes its rows, so the step equals one step on the concatenated batch up
+/// to float summation order. Each micro-batch's loss is divided by their number (all are
+/// means over equal-sized micro-batches). Holding one micro-batch's graph at a time means the
+/// fakes are simulated twice: without a graph for the D update, then again with it (the same
+/// plan and noise, so the same images) for the G update after D has moved, as in
+/// `single_step`. Deviation: R1's random probes are drawn per micro-batch, so with `r1 = true`
+/// the step equals the one-batch step in distribution, not draw for draw.
+fn accumulated_step<K: Components>(
+    mut model: AdtModel<K>,
+    optims: &mut Optimizers,
+    ema: Option<&mut Ema<K::Denoiser>>,
+    batches: &[AdtBatch],
+    rng: &mut EngineRng,
+    step: usize,
+) -> Result<(AdtModel<K>, StepReport)> {
+    let t0 = Instant::now();
+    let ctx = model.ctx.clone();
+    let c = &ctx.config;
+    let n = batches.len();
+    let preps = batches
+        .iter()
+        .map(|b| model.prepare(b))
+        .collect::<Result<Vec<_>>>()?;
+    let shape = preps[0].x0.dims();
+    if let Some(p) = preps.iter().find(|p| p.x0.dims() != shape) {
+        return Err(crate::error::AdtError::Shape {
+            what: "micro-batches",
+            message: format!(
+                "the micro-batches of one accumulated step differ: {:?} and {:?}",
+                shape,
+                p.x0.dims()
+            ),
+        });
+    }
+    let b = shape[0];
+    let full = [b * n, shape[1], shape[2], shape[3]];
+    let device = preps[0].x0.device();
+    let lr_g = learning_rate(&c.lr_schedule, c.g_optim.lr, step, c.total_steps);
+    let lr_d = learning_rate(&c.lr_schedule, c.d_optim.lr, step, c.total_steps);
+    let mut m = StepMetrics {
+        lr_g: Some(lr_g),
+        ..Default::default()
+    };
+    let mut report = StepReport::default();
+    let share = 1.0 / n as f64;
+
+    let mut adversarial = None;
+    if c.adversarial {
+        m.lr_d = Some(lr_d);
+        let plan = SimulationPlan::draw(c.m, c.k, c.start_policy, c.k_policy, rng);
+        let noise = rng.normal_tensor(full, &device);
+        let fakes: Vec<Tensor<4>> = preps
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let start = noise.clone().narrow(0, i * b, b);
+                simulate_fake(&model, p, plan.clone(), start, false)
+                    .image
+                    .detach()
+            })
+            .collect();
+        let [_, _, h, w] = fakes[0].dims();
+        for _ in 0..c.d_steps_per_g {
+            let draws = AugmentDraws::draw(&ctx.augment, b * n, h, w, rng);
+            let mut acc = GradientsAccumulator::new();
+            let (mut hinge, mut r1) = (0.0, None::<f64>);
+            let (mut real, mut fake) = (Vec::new(), Vec::new());
+            for (i, p) in preps.iter().enumerate() {
+                let d = discriminator_loss(
+                    &model,
+                    fakes[i].clone(),
+                    p.real.clone(),
+                    p.cond.cond.pooled.clone(),
+                    &draws.rows(i * b, b),
+                    rng,
+                );
+                hinge += share * d.hinge;
+                if let Some(v) = d.r1 {
+                    r1 = Some(r1.unwrap_or(0.0) + share * v);
+                }
+                real.extend(d.real);
+                fake.extend(d.fake);
+                let mut grads = d.loss.mul_scalar(share).backward();
+                let gp = GradientsParams::from_module(&mut grads, &model.discriminator);
+                acc.accumulate(&model.discriminator, gp);
+            }
+            let total = hinge + r1.unwrap_or(0.0);
+            m.d_loss = Some(total);
+            m.r1 = r1;
+            m.d_real = Some(mean(&real));
+            m.d_fake = Some(mean(&fake));
+            m.d_acc = Some(losses::sign_accuracy(&real, &fake));
+            if total.is_finite() {
+                let mut gp = acc.grads();
+                let norm = global_norm(&model.discriminator, &gp);
+                m.d_grad_norm = Some(norm);
+                if norm.is_finite() {
+                    clip_global_norm(&model.discriminator, &mut gp, norm, c.d_optim.grad_clip);
+                    model.discriminator = optims.d.step(lr_d, model.discriminator, gp).refreshed();
+                } else {
+                    report.nonfinite.push("d_grad_norm");
+                }
+            } else {
+                report.nonfinite.push("d_loss");
+            }
+        }
+        let g_draws = AugmentDraws::draw(&ctx.augment, b * n, h, w, rng);
+        adversarial = Some((plan, noise, g_draws));
+    }
+
+    let diffusion = model.draw_diffusion(full, rng, &device);
+    let mut acc = GradientsAccumulator::new();
+    let (mut l_diff, mut g_adv) = (0.0, 0.0);
+    for (i, p) in preps.iter().enumerate() {
+        let l = model.diffusion_loss(p, &diffusion.rows(i * b, b));
+        l_diff += share * l.clone().into_scalar::<f64>();
+        let mut total_t = l.mul_scalar(c.lambda_diff);
+        if let Some((plan, noise, g_draws)) = &adversarial {
+            let start = noise.clone().narrow(0, i * b, b);
+            let fake = simulate_fake(&model, p, plan.clone(), start, true);
+            let adv = generator_adversarial_loss(
+                &model,
+                fake.image,
+                p.real.clone(),
+                p.cond.cond.pooled.clone(),
+                &g_draws.rows(i * b, b),
+            );
+            g_adv += share * adv.clone().into_scalar::<f64>();
+            total_t = total_t + adv.mul_scalar(c.lambda_adv);
+        }
+        let mut grads = total_t.mul_scalar(share).backward();
+        let gp = GradientsParams::from_module(&mut grads, &model.generator);
+        acc.accumulate(&model.generator, gp);
+    }
+    m.l_diff = Some(l_diff);
+    let mut total = c.lambda_diff * l_diff;
+    if let Some((plan, _, _)) = adversarial {
+        m.g_adv = Some(g_adv);
+        total += c.lambda_adv * g_adv;
+        report.plan = Some(plan);
+    }
+    m.g_total = Some(total);
+    if total.is_finite() {
+        let mut gp = acc.grads();
         let norm = global_norm(&model.generator, &gp);
         m.g_grad_norm = Some(norm);
         if norm.is_finite() {

@@ -273,7 +273,9 @@ impl<K: Components> AdtStrategy<K> {
             if tc.interrupter.should_stop() {
                 break Ok(RunStatus::Interrupted);
             }
-            let batch = match stream.next_full() {
+            let batches: Result<Vec<AdtBatch>> =
+                (0..cfg.grad_accum).map(|_| stream.next_full()).collect();
+            let batches = match batches {
                 Ok(b) => b,
                 Err(e) => break Err(e),
             };
@@ -282,7 +284,7 @@ impl<K: Components> AdtStrategy<K> {
                 model.clone(),
                 optims,
                 ema.as_mut(),
-                &batch,
+                &batches,
                 &mut state.rng,
                 step,
             ) {

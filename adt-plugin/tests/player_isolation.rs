@@ -101,7 +101,15 @@ fn frozen_modules_stay_bit_identical_while_players_train() {
     let mut rng = EngineRng::new(4);
     let b = batch(&d);
     for step in 1..=3 {
-        let (m, report) = adt_step(model, &mut optims, Some(&mut ema), &b, &mut rng, step).unwrap();
+        let (m, report) = adt_step(
+            model,
+            &mut optims,
+            Some(&mut ema),
+            std::slice::from_ref(&b),
+            &mut rng,
+            step,
+        )
+        .unwrap();
         model = m;
         assert!(report.nonfinite.is_empty());
         assert!(

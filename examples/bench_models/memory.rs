@@ -171,7 +171,15 @@ fn child(setting: Setting) {
             let _ = std::fs::write("/proc/self/clear_refs", "5");
         }
         let t = Instant::now();
-        let (m, report) = adt_step(model, &mut optims, None, &batch, &mut rng, step).expect("step");
+        let (m, report) = adt_step(
+            model,
+            &mut optims,
+            None,
+            std::slice::from_ref(&batch),
+            &mut rng,
+            step,
+        )
+        .expect("step");
         model = m;
         assert!(report.nonfinite.is_empty(), "{:?}", report.nonfinite);
         times.push(t.elapsed().as_secs_f64());
