@@ -8,5 +8,6 @@ mod cli_train;
 mod forward_harness;
 mod lora;
 mod quickstart;
+mod scale;
 mod sd3;
 mod sdxl;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::augment::AugmentPolicy;
 use crate::error::{AdtError, Result};
 pub use crate::lora::LoraConfig;
+pub use crate::precision::Precision;
 
 /// Which executed steps keep their autodiff graph (the set S of the method).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -336,6 +337,12 @@ pub struct AdtConfig {
     pub ema: bool,
     /// EMA decay [choice: 0.999].
     pub ema_decay: f64,
+    /// The generator's compute precision: `"f32"`, or `"bf16"` (forward and backward in bf16
+    /// over f32 master weights, gradients and optimizer state; see [`crate::precision`]).
+    pub precision: Precision,
+    /// The frozen VAE's precision; only `"f32"` is implemented (the decoder's activations
+    /// stay f32, as diffusers' scripts keep the VAE in f32 by default).
+    pub vae_precision: Precision,
     /// Recompute activations in the backward pass instead of keeping them (burn-autodiff's
     /// balanced op-level checkpointing, for the denoiser steps, the VAE decode and the backbone
     /// of the G step alike). The training device must be created with
@@ -399,6 +406,8 @@ impl Default for AdtConfig {
             lr_schedule: LrScheduleConfig::default(),
             ema: true,
             ema_decay: 0.999,
+            precision: Precision::F32,
+            vae_precision: Precision::F32,
             gradient_checkpointing: false,
             lora: None,
             checkpoint_every: 500,
@@ -610,6 +619,13 @@ impl AdtConfig {
         }
         if let Some(lora) = &self.lora {
             lora.validate()?;
+        }
+        if self.vae_precision != Precision::F32 {
+            return Err(AdtError::config(
+                "vae_precision",
+                "only \"f32\" is implemented: the VAE runs in f32 (bf16 applies to the generator, \
+                 `precision = \"bf16\"`)",
+            ));
         }
         if self.keep_checkpoints == 0 {
             return Err(AdtError::config("keep_checkpoints", "must be >= 1"));

@@ -11,6 +11,7 @@
 //!   with [`metrics`] (burn numeric metrics), [`events`] (`events.jsonl`), [`checkpoint`]
 //!   (atomic step checkpoints, exact resume) and [`ema`];
 //! - [`config`]: [`AdtConfig`], every knob with its default; [`lora`]: `[adt.lora]` adapters;
+//! - [`precision`]: bf16 compute of the generator over f32 master weights;
 //! - [`toy`]: tiny implementations of every seam for tests, benchmarks and examples.
 
 pub mod augment;
@@ -28,6 +29,7 @@ pub mod lora;
 pub mod losses;
 pub mod metrics;
 pub mod model;
+pub mod precision;
 pub mod renderer;
 pub mod rng;
 pub mod step;

@@ -18,6 +18,7 @@ use crate::discriminator::{DiscSettings, Discriminator};
 use crate::error::{AdtError, Result};
 use crate::losses;
 use crate::metrics::{AdtOutput, StepMetrics};
+use crate::precision::Compute;
 use crate::rng::EngineRng;
 use crate::traits::{
     Backbone, Codec, CondPair, Conditioner, Denoiser, MicroCond, NoiseLevel, NoiseSchedule,
@@ -357,7 +358,10 @@ impl<K: Components> AdtModel<K> {
         let b = draws.levels.len();
         let t: Vec<f32> = draws.levels.iter().map(|l| l.timestep).collect();
         let t = Tensor::<1>::from_data(TensorData::new(t, [b]), &x_t.device());
-        let pred = self.generator.forward(x_t.clone(), t, &prep.cond.cond);
+        let pred = match self.ctx.config.precision.dtype() {
+            None => self.generator.forward(x_t.clone(), t, &prep.cond.cond),
+            Some(d) => Compute::new(&self.generator, d).forward(x_t.clone(), t, &prep.cond.cond),
+        };
         let prediction = self.generator.prediction();
         let (pred, target) = if prediction == Prediction::Flow
             && self.ctx.config.precondition_outputs != Some(false)

@@ -32,6 +32,7 @@ use crate::inference::{SimulationOptions, SimulationPlan, simulate};
 use crate::losses;
 use crate::metrics::StepMetrics;
 use crate::model::{AdtBatch, AdtModel, PreparedBatch};
+use crate::precision::Compute;
 use crate::rng::EngineRng;
 use crate::traits::{Backbone, Codec};
 
@@ -155,9 +156,20 @@ pub fn simulate_fake<K: Components>(
         cfg_scale: c.cfg_scale,
     };
     let trainable = if graph { &model.generator } else { &frozen };
-    let x0_hat = simulate(
-        trainable, &frozen, sampler, x_start, &prep.cond, &plan, &opts,
-    );
+    let x0_hat = match c.precision.dtype() {
+        None => simulate(
+            trainable, &frozen, sampler, x_start, &prep.cond, &plan, &opts,
+        ),
+        Some(d) => simulate(
+            &Compute::new(trainable, d),
+            &Compute::new(&frozen, d),
+            sampler,
+            x_start,
+            &prep.cond,
+            &plan,
+            &opts,
+        ),
+    };
     let image = model.ctx.codec.decode(x0_hat.clone());
     Generated {
         plan,

@@ -13,6 +13,7 @@ mod lora;
 mod losses;
 mod nonfinite;
 mod player_isolation;
+mod precision;
 mod resume;
 mod start_policy;
 mod text_cond;

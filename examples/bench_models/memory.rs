@@ -1,6 +1,6 @@
 //! `--memory`: peak memory and time of one ADT step and one plain `L_diff` step on the
-//! `unet_small` UNet (SD1.5 layout, widths 32/64/128/128), with and without gradient
-//! checkpointing and LoRA (rank 4 on `to_q`, `to_k`, `to_v`, `to_out.0`).
+//! `unet_small` UNet (SD1.5 layout, widths 32/64/128/128) in f32 and bf16, with and without
+//! gradient checkpointing and LoRA (rank 4 on `to_q`, `to_k`, `to_v`, `to_out.0`).
 //!
 //! ```text
 //! cargo run --release --example bench_models -- --memory
@@ -18,8 +18,7 @@
 //! peak is reset (`/proc/self/clear_refs` = 5); one timed step follows and its peak resident
 //! set (`VmHWM`) minus the steady state is the step's transient memory: activations kept
 //! for backward, gradients, and temporaries. The children run with a fixed glibc mmap
-//! threshold (`MALLOC_MMAP_THRESHOLD_=131072`) so freed tensors leave the resident set. bf16 rows are missing: adt has no bf16 compute
-//! yet (issue 16).
+//! threshold (`MALLOC_MMAP_THRESHOLD_=131072`) so freed tensors leave the resident set.
 
 use std::process::Command;
 use std::time::Instant;
@@ -27,7 +26,7 @@ use std::time::Instant;
 use adt::models::diffusion::{AutoencoderKL, UNet2DConditionModel};
 use adt::models::dinov2::{BackboneConfig, Dinov2Backbone, Dinov2Model};
 use adt::models::family::adapters::{Dinov2Discriminator, UnetDenoiser, VaeCodec};
-use adt::plugin::config::StartPolicy;
+use adt::plugin::config::{Precision, StartPolicy};
 use adt::plugin::lora::LoraConfig;
 use adt::plugin::model::{AdtBatch, AdtModel};
 use adt::plugin::rng::EngineRng;
@@ -68,6 +67,7 @@ fn status_kb(key: &str) -> f64 {
 #[derive(Clone, Copy, Debug)]
 struct Setting {
     adversarial: bool,
+    bf16: bool,
     checkpointing: bool,
     lora: bool,
 }
@@ -77,12 +77,15 @@ impl Setting {
         let mut v = Vec::new();
         for adversarial in [false, true] {
             for lora in [false, true] {
-                for checkpointing in [false, true] {
-                    v.push(Self {
-                        adversarial,
-                        checkpointing,
-                        lora,
-                    });
+                for bf16 in [false, true] {
+                    for checkpointing in [false, true] {
+                        v.push(Self {
+                            adversarial,
+                            bf16,
+                            checkpointing,
+                            lora,
+                        });
+                    }
                 }
             }
         }
@@ -91,8 +94,8 @@ impl Setting {
 
     fn arg(self) -> String {
         format!(
-            "{}{}{}",
-            self.adversarial as u8, self.checkpointing as u8, self.lora as u8
+            "{}{}{}{}",
+            self.adversarial as u8, self.bf16 as u8, self.checkpointing as u8, self.lora as u8
         )
     }
 
@@ -100,14 +103,20 @@ impl Setting {
         let b: Vec<bool> = s.chars().map(|c| c == '1').collect();
         Self {
             adversarial: b[0],
-            checkpointing: b[1],
-            lora: b[2],
+            bf16: b[1],
+            checkpointing: b[2],
+            lora: b[3],
         }
     }
 
     fn config(self) -> AdtConfig {
         AdtConfig {
             adversarial: self.adversarial,
+            precision: if self.bf16 {
+                Precision::Bf16
+            } else {
+                Precision::F32
+            },
             gradient_checkpointing: self.checkpointing,
             lora: self.lora.then(|| LoraConfig::new(4)),
             m: 4,
@@ -247,16 +256,17 @@ pub fn main(child_setting: Option<&str>) {
         return;
     }
     println!(
-        "| step | checkpointing | LoRA | step s | steady MiB | step peak above steady MiB | trainable params | AdamW state MiB |"
+        "| step | precision | checkpointing | LoRA | step s | steady MiB | step peak above steady MiB | trainable params | AdamW state MiB |"
     );
-    println!("|---|:---:|:---:|---:|---:|---:|---:|---:|");
+    println!("|---|:---:|:---:|:---:|---:|---:|---:|---:|---:|");
     for s in Setting::all() {
         let r = run_child(s);
         let mib = |k: &str| r[k].as_f64().unwrap_or(f64::NAN) / 1024.0;
         let trainable = r["trainable"].as_f64().unwrap_or(f64::NAN);
         println!(
-            "| {} | {} | {} | {:.2} | {:.0} | {:.0} | {} | {:.2} |",
+            "| {} | {} | {} | {} | {:.2} | {:.0} | {:.0} | {} | {:.2} |",
             if s.adversarial { "ADT" } else { "plain" },
+            if s.bf16 { "bf16" } else { "f32" },
             if s.checkpointing { "on" } else { "off" },
             if s.lora { "r=4" } else { "off" },
             r["step_s"].as_f64().unwrap_or(f64::NAN),

@@ -57,7 +57,10 @@ impl TimestepEmbedding {
         }
     }
 
+    /// `x` (the f32 sinusoid) is cast to the weights' dtype first, as diffusers casts
+    /// `t_emb` to the sample's dtype: a bf16 model takes the embedding computed in f32.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let x = x.cast(self.linear_1.weight.val().dtype());
         self.linear_2.forward(silu(self.linear_1.forward(x)))
     }
 }

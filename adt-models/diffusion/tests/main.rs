@@ -3,6 +3,7 @@
 
 mod attention_grad;
 mod bad_input;
+mod bf16;
 mod common;
 mod export;
 mod single_file;

@@ -68,7 +68,9 @@ impl Denoiser for ToyDenoiser {
 
     fn forward(&self, x_t: Tensor<4>, timesteps: Tensor<1>, cond: &Conditioning) -> Tensor<4> {
         let [b, _, _, _] = x_t.dims();
-        let temb = self.time_proj.forward2(Self::time_embedding(timesteps));
+        // The sinusoid in f32, then the weights' dtype (a bf16 compute copy).
+        let temb = Self::time_embedding(timesteps).cast(self.time_proj.weight.val().dtype());
+        let temb = self.time_proj.forward2(temb);
         let cemb = self
             .cond_proj
             .forward2(cond.hidden.clone().mean_dim(1).squeeze_dim::<2>(1));

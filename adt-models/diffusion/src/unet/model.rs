@@ -183,7 +183,10 @@ impl UNet2DConditionModel {
                     c.freq_shift,
                 )
                 .reshape([b, k * time_dim]);
-                let add_embeds = Tensor::cat(vec![added.text_embeds, time_embeds], 1);
+                // In f32, as torch promotes a bf16 `text_embeds` joined to the f32 sinusoid;
+                // `add_embedding` casts to its weights' dtype.
+                let text_embeds = added.text_embeds.cast(time_embeds.dtype());
+                let add_embeds = Tensor::cat(vec![text_embeds, time_embeds], 1);
                 let aug = add_embedding.forward(add_embeds);
                 tap(taps, "add_embedding", &aug);
                 emb + aug

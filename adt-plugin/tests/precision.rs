@@ -1,0 +1,128 @@
+//! `precision = "bf16"`: a bf16 run tracks the f32 run of the same toy model over 10 steps
+//! within bf16's precision, its master weights and optimizer state stay f32, it resumes
+//! exactly, and unsupported precisions are refused by name.
+
+use adt_plugin::AdtConfig;
+use adt_plugin::checkpoint::files;
+use adt_plugin::config::Precision;
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::prelude::*;
+use burn::tensor::DType;
+
+use crate::resume::{assert_resume_is_exact, config, run_with};
+
+fn ten_steps(precision: Precision) -> AdtConfig {
+    AdtConfig {
+        precision,
+        total_steps: 10,
+        checkpoint_every: 10,
+        ..config()
+    }
+}
+
+struct Dtypes(Vec<DType>);
+impl ModuleVisitor for Dtypes {
+    fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+        self.0.push(p.val().dtype());
+    }
+}
+
+struct Values(Vec<f32>);
+impl ModuleVisitor for Values {
+    fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+        self.0.extend(p.val().into_data().iter::<f32>());
+    }
+}
+
+fn values<M: Module>(m: &M) -> Vec<f32> {
+    let mut v = Values(Vec::new());
+    m.visit(&mut v);
+    v.0
+}
+
+#[test]
+fn a_bf16_run_tracks_the_f32_run_with_f32_masters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f32_run = run_with(
+        ten_steps(Precision::F32),
+        &tmp.path().join("f32"),
+        None,
+        false,
+    );
+    let bf16_run = run_with(
+        ten_steps(Precision::Bf16),
+        &tmp.path().join("bf16"),
+        None,
+        false,
+    );
+    let mut any_differs = false;
+    for ((s, a), (_, b)) in f32_run.history.iter().zip(&bf16_run.history) {
+        for (name, x, y) in [
+            ("l_diff", a.l_diff, b.l_diff),
+            ("g_adv", a.g_adv, b.g_adv),
+            ("d_loss", a.d_loss, b.d_loss),
+        ] {
+            let (x, y) = (x.unwrap(), y.unwrap());
+            any_differs |= x != y;
+            // bf16 keeps 8 bits of mantissa (relative rounding 2^-9 ≈ 0.2% per op).
+            assert!(
+                (x - y).abs() <= 0.03 * x.abs() + 1e-3,
+                "step {s} {name}: f32 {x} vs bf16 {y}"
+            );
+        }
+    }
+    assert!(
+        any_differs,
+        "the bf16 run is bit-identical to f32: bf16 was not used"
+    );
+    // Master weights stay f32 and close to the f32 run's.
+    let mut d = Dtypes(Vec::new());
+    bf16_run.model.generator.visit(&mut d);
+    assert!(d.0.iter().all(|t| *t == DType::F32), "{:?}", d.0);
+    let (a, b) = (
+        values(&f32_run.model.generator),
+        values(&bf16_run.model.generator),
+    );
+    let worst = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max);
+    assert!(worst < 5e-3, "generator weights differ by {worst}");
+    // The optimizer state is f32: every tensor the checkpoint's burnpack header lists is.
+    let optim = std::fs::read(
+        bf16_run
+            .run_dir
+            .join("checkpoints/step-10")
+            .join(files::OPTIM_G),
+    )
+    .unwrap();
+    let has = |needle: &[u8]| optim.windows(needle.len()).any(|w| w == needle);
+    assert!(
+        has(b"moment_2") && has(b"dtypecF32"),
+        "unexpected optimizer record"
+    );
+    assert!(
+        !has(b"BF16") && !has(b"cF16"),
+        "half-precision optimizer state"
+    );
+}
+
+#[test]
+fn a_bf16_run_resumes_bit_exactly() {
+    assert_resume_is_exact(AdtConfig {
+        precision: Precision::Bf16,
+        ..config()
+    });
+}
+
+#[test]
+fn unsupported_precisions_are_named() {
+    let e = AdtConfig::from_toml_str("precision = \"fp8\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("fp8") && e.contains("bf16"), "{e}");
+    let c = AdtConfig::from_toml_str("vae_precision = \"bf16\"\n").unwrap();
+    let e = c.validate().unwrap_err().to_string();
+    assert!(e.contains("vae_precision"), "{e}");
+}
