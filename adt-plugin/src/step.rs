@@ -329,15 +329,8 @@ fn single_step<K: Components>(
             m.d_acc = Some(losses::sign_accuracy(&d.real, &d.fake));
             if total.is_finite() {
                 let mut grads = d.loss.backward();
-                let mut gp = GradientsParams::from_module(&mut grads, &model.discriminator);
-                let norm = global_norm(&model.discriminator, &gp);
-                m.d_grad_norm = Some(norm);
-                if norm.is_finite() {
-                    clip_global_norm(&model.discriminator, &mut gp, norm, c.d_optim.grad_clip);
-                    model.discriminator = optims.d.step(lr_d, model.discriminator, gp).refreshed();
-                } else {
-                    report.nonfinite.push("d_grad_norm");
-                }
+                let gp = GradientsParams::from_module(&mut grads, &model.discriminator);
+                model = update_discriminator(model, optims, gp, lr_d, &mut m, &mut report);
             } else {
                 report.nonfinite.push("d_loss");
             }
@@ -368,18 +361,8 @@ fn single_step<K: Components>(
     m.g_total = Some(total);
     if total.is_finite() {
         let mut grads = total_t.backward();
-        let mut gp = GradientsParams::from_module(&mut grads, &model.generator);
-        let norm = global_norm(&model.generator, &gp);
-        m.g_grad_norm = Some(norm);
-        if norm.is_finite() {
-            clip_global_norm(&model.generator, &mut gp, norm, c.g_optim.grad_clip);
-            model.generator = optims.g.step(lr_g, model.generator, gp);
-            if let Some(ema) = ema {
-                ema.update(&model.generator);
-            }
-        } else {
-            report.nonfinite.push("g_grad_norm");
-        }
+        let gp = GradientsParams::from_module(&mut grads, &model.generator);
+        model = update_generator(model, optims, ema, gp, lr_g, &mut m, &mut report);
     } else {
         report.nonfinite.push("g_total");
     }
@@ -485,15 +468,7 @@ fn accumulated_step<K: Components>(
             m.d_fake = Some(mean(&fake));
             m.d_acc = Some(losses::sign_accuracy(&real, &fake));
             if total.is_finite() {
-                let mut gp = acc.grads();
-                let norm = global_norm(&model.discriminator, &gp);
-                m.d_grad_norm = Some(norm);
-                if norm.is_finite() {
-                    clip_global_norm(&model.discriminator, &mut gp, norm, c.d_optim.grad_clip);
-                    model.discriminator = optims.d.step(lr_d, model.discriminator, gp).refreshed();
-                } else {
-                    report.nonfinite.push("d_grad_norm");
-                }
+                model = update_discriminator(model, optims, acc.grads(), lr_d, &mut m, &mut report);
             } else {
                 report.nonfinite.push("d_loss");
             }
@@ -535,22 +510,59 @@ fn accumulated_step<K: Components>(
     }
     m.g_total = Some(total);
     if total.is_finite() {
-        let mut gp = acc.grads();
-        let norm = global_norm(&model.generator, &gp);
-        m.g_grad_norm = Some(norm);
-        if norm.is_finite() {
-            clip_global_norm(&model.generator, &mut gp, norm, c.g_optim.grad_clip);
-            model.generator = optims.g.step(lr_g, model.generator, gp);
-            if let Some(ema) = ema {
-                ema.update(&model.generator);
-            }
-        } else {
-            report.nonfinite.push("g_grad_norm");
-        }
+        model = update_generator(model, optims, ema, acc.grads(), lr_g, &mut m, &mut report);
     } else {
         report.nonfinite.push("g_total");
     }
     m.step_time_s = Some(t0.elapsed().as_secs_f64());
     report.metrics = m;
     Ok((model, report))
+}
+
+/// Clip the heads' gradients to the global norm and step their optimizer (the spectral-norm
+/// vectors advance after it); a non-finite norm skips the update and is reported.
+fn update_discriminator<K: Components>(
+    mut model: AdtModel<K>,
+    optims: &mut Optimizers,
+    mut gp: GradientsParams,
+    lr: f64,
+    m: &mut StepMetrics,
+    report: &mut StepReport,
+) -> AdtModel<K> {
+    let clip = model.ctx.config.d_optim.grad_clip;
+    let norm = global_norm(&model.discriminator, &gp);
+    m.d_grad_norm = Some(norm);
+    if norm.is_finite() {
+        clip_global_norm(&model.discriminator, &mut gp, norm, clip);
+        model.discriminator = optims.d.step(lr, model.discriminator, gp).refreshed();
+    } else {
+        report.nonfinite.push("d_grad_norm");
+    }
+    model
+}
+
+/// Clip the generator's gradients to the global norm, step its optimizer and the EMA; a
+/// non-finite norm skips the update and is reported.
+fn update_generator<K: Components>(
+    mut model: AdtModel<K>,
+    optims: &mut Optimizers,
+    ema: Option<&mut Ema<K::Denoiser>>,
+    mut gp: GradientsParams,
+    lr: f64,
+    m: &mut StepMetrics,
+    report: &mut StepReport,
+) -> AdtModel<K> {
+    let clip = model.ctx.config.g_optim.grad_clip;
+    let norm = global_norm(&model.generator, &gp);
+    m.g_grad_norm = Some(norm);
+    if norm.is_finite() {
+        clip_global_norm(&model.generator, &mut gp, norm, clip);
+        model.generator = optims.g.step(lr, model.generator, gp);
+        if let Some(ema) = ema {
+            ema.update(&model.generator);
+        }
+    } else {
+        report.nonfinite.push("g_grad_norm");
+    }
+    model
 }

@@ -5,38 +5,9 @@
 
 use adt_plugin::AdtConfig;
 use adt_plugin::toy::{ToyParts, ToySizes};
-use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 
-use crate::resume::{config, run_with};
-
-fn close(a: Option<f64>, b: Option<f64>, tol: f64) -> bool {
-    match (a, b) {
-        (Some(a), Some(b)) => (a - b).abs() <= tol * a.abs().max(b.abs()).max(1e-2),
-        (None, None) => true,
-        _ => false,
-    }
-}
-
-struct Values(Vec<f32>);
-impl ModuleVisitor for Values {
-    fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
-        self.0.extend(p.val().into_data().iter::<f32>());
-    }
-}
-fn values<M: Module>(m: &M) -> Vec<f32> {
-    let mut v = Values(Vec::new());
-    m.visit(&mut v);
-    v.0
-}
-
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
-}
+use crate::common::{close, config, max_diff, run_with, values};
 
 /// Runs `base` at batch 4 and at 2 × 2. Adam's ε is raised to 1e-4 (both runs): some head
 /// parameters have a gradient that is zero in exact arithmetic (a bias under a batch norm)

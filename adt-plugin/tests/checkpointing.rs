@@ -6,16 +6,7 @@ use adt_plugin::AdtConfig;
 use adt_plugin::toy::{ToyParts, ToySizes};
 use burn::prelude::*;
 
-use crate::resume::{config, run_with};
-
-/// Relative agreement of two metric values.
-fn close(a: Option<f64>, b: Option<f64>) -> bool {
-    match (a, b) {
-        (Some(a), Some(b)) => (a - b).abs() <= 1e-5 * a.abs().max(b.abs()).max(1e-3),
-        (None, None) => true,
-        _ => false,
-    }
-}
+use crate::common::{close, config, run_with};
 
 #[test]
 fn checkpointing_gives_the_same_run() {
@@ -35,7 +26,7 @@ fn checkpointing_gives_the_same_run() {
             ("g_grad_norm", a.g_grad_norm, b.g_grad_norm),
             ("d_grad_norm", a.d_grad_norm, b.d_grad_norm),
         ] {
-            assert!(close(x, y), "step {s} {name}: {x:?} vs {y:?}");
+            assert!(close(x, y, 1e-5), "step {s} {name}: {x:?} vs {y:?}");
         }
     }
     let (a, b) = (

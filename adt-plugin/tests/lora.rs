@@ -8,7 +8,8 @@ use adt_plugin::{AdtConfig, AdtError};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 
-use crate::resume::{assert_resume_is_exact, bits, config, run_with};
+use crate::common::{bits, config, run_with};
+use crate::resume::assert_resume_is_exact;
 
 fn lora(rank: usize, targets: &[&str]) -> LoraConfig {
     LoraConfig {

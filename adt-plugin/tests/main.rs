@@ -5,6 +5,7 @@ mod accumulation;
 mod augment;
 mod checkpoint_crash;
 mod checkpointing;
+mod common;
 mod config;
 mod events;
 mod frechet;

@@ -9,7 +9,7 @@ use adt_plugin::rng::EngineRng;
 use adt_plugin::toy::{ToyDenoiser, ToyParts, ToySizes, ToyWith, toy_config, toy_loader};
 use adt_plugin::traits::{Conditioning, Denoiser, Prediction};
 use adt_plugin::{AdtConfig, AdtError, AdtModel, AdtTrainer, Parts};
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::Module;
 use burn::prelude::*;
 
 /// The toy denoiser, poisoned with NaN once the flag is set.
@@ -36,21 +36,6 @@ impl Denoiser for Poisonable {
 
 fn poison_parts(parts: ToyParts, poison: Arc<AtomicBool>) -> Parts<ToyWith<Poisonable>> {
     parts.parts_with(|inner| Poisonable { inner, poison }, |c| c)
-}
-
-struct Snap(Vec<Vec<u32>>);
-impl ModuleVisitor for Snap {
-    fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
-        self.0.push(
-            p.val()
-                .into_data()
-                .try_into_vec::<f32>()
-                .unwrap()
-                .iter()
-                .map(|x| x.to_bits())
-                .collect(),
-        );
-    }
 }
 
 #[test]
@@ -122,7 +107,10 @@ fn nan_losses_skip_updates_then_stop_the_run() {
     let loaded = model
         .try_load_file(dir.join("model.bpk"))
         .expect("checkpoint loads");
-    let mut s = Snap(Vec::new());
-    loaded.generator.visit(&mut s);
-    assert!(s.0.iter().flatten().all(|b| f32::from_bits(*b).is_finite()));
+    assert!(
+        crate::common::bits(&loaded.generator)
+            .iter()
+            .flatten()
+            .all(|b| f32::from_bits(*b).is_finite())
+    );
 }

@@ -9,7 +9,8 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 use burn::tensor::DType;
 
-use crate::resume::{assert_resume_is_exact, config, run_with};
+use crate::common::{config, max_diff, run_with, values};
+use crate::resume::assert_resume_is_exact;
 
 fn ten_steps(precision: Precision) -> AdtConfig {
     AdtConfig {
@@ -25,19 +26,6 @@ impl ModuleVisitor for Dtypes {
     fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
         self.0.push(p.val().dtype());
     }
-}
-
-struct Values(Vec<f32>);
-impl ModuleVisitor for Values {
-    fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
-        self.0.extend(p.val().into_data().iter::<f32>());
-    }
-}
-
-fn values<M: Module>(m: &M) -> Vec<f32> {
-    let mut v = Values(Vec::new());
-    m.visit(&mut v);
-    v.0
 }
 
 #[test]
@@ -79,15 +67,10 @@ fn a_bf16_run_tracks_the_f32_run_with_f32_masters() {
     let mut d = Dtypes(Vec::new());
     bf16_run.model.generator.visit(&mut d);
     assert!(d.0.iter().all(|t| *t == DType::F32), "{:?}", d.0);
-    let (a, b) = (
-        values(&f32_run.model.generator),
-        values(&bf16_run.model.generator),
+    let worst = max_diff(
+        &values(&f32_run.model.generator),
+        &values(&bf16_run.model.generator),
     );
-    let worst = a
-        .iter()
-        .zip(&b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max);
     assert!(worst < 5e-3, "generator weights differ by {worst}");
     // The optimizer state is f32: every tensor the checkpoint's burnpack header lists is.
     let optim = std::fs::read(

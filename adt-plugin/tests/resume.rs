@@ -3,69 +3,11 @@
 
 use std::path::Path;
 
+use adt_plugin::AdtConfig;
 use adt_plugin::events::RunStatus;
 use adt_plugin::metrics::StepMetrics;
-use adt_plugin::toy::{ToyParts, ToySizes, toy_config};
-use adt_plugin::{AdtConfig, RunReport};
-use burn::module::{Module, ModuleVisitor, Param};
-use burn::prelude::*;
 
-type Report = RunReport<adt_plugin::toy::Toy>;
-
-struct Snap(Vec<Vec<u32>>);
-impl ModuleVisitor for Snap {
-    fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
-        self.0.push(
-            p.val()
-                .into_data()
-                .try_into_vec::<f32>()
-                .unwrap()
-                .iter()
-                .map(|x| x.to_bits())
-                .collect(),
-        );
-    }
-}
-pub fn bits<M: Module>(m: &M) -> Vec<Vec<u32>> {
-    let mut s = Snap(Vec::new());
-    m.visit(&mut s);
-    s.0
-}
-
-pub fn config() -> AdtConfig {
-    AdtConfig {
-        total_steps: 6,
-        checkpoint_every: 100,
-        r1: true,
-        lr_schedule: adt_plugin::config::LrScheduleConfig {
-            warmup_steps: 2,
-            decay: adt_plugin::config::LrDecay::Cosine,
-            min_lr_ratio: 0.1,
-        },
-        ..toy_config()
-    }
-}
-
-/// A toy run of `config` in `dir`, interrupted after step `stop_after`, or resumed.
-pub fn run_with(config: AdtConfig, dir: &Path, stop_after: Option<usize>, resume: bool) -> Report {
-    let d = Device::flex().autodiff();
-    let d = if config.gradient_checkpointing {
-        d.gradient_checkpointing()
-    } else {
-        d
-    };
-    let trainer = ToyParts::new(ToySizes::default(), 3, &d)
-        .trainer(config, 12, 16, &d)
-        .unwrap()
-        .resume(resume);
-    let int = trainer.interrupter();
-    let trainer = trainer.on_step(move |s, _| {
-        if Some(s) == stop_after {
-            int.stop(Some("test interruption"));
-        }
-    });
-    trainer.run(dir).unwrap()
-}
+use crate::common::{bits, config, run_with};
 
 fn comparable(m: &StepMetrics) -> StepMetrics {
     StepMetrics {
