@@ -24,6 +24,23 @@ impl DeviceArg {
         }
     }
 
+    /// `n` devices for data-parallel training (plain ones): the first `n` discrete GPUs for
+    /// `wgpu`; the CPU backend is one device.
+    pub fn devices(self, n: usize) -> Result<Vec<Device>, String> {
+        match (self, n) {
+            (_, 0) => Err("--devices must be at least 1".into()),
+            (_, 1) => Ok(vec![self.device()]),
+            (Self::Cpu, n) => Err(format!(
+                "--devices {n}: the CPU backend (flex) is one device, and it already uses every \
+                 core; data parallel needs --device wgpu (built with --features wgpu)"
+            )),
+            #[cfg(feature = "wgpu")]
+            (Self::Wgpu, n) => Ok((0..n)
+                .map(|i| Device::wgpu(burn::tensor::DeviceKind::DiscreteGpu(i)))
+                .collect()),
+        }
+    }
+
     /// The burn backend's name (`flex`, `wgpu`), as benchmark records name it.
     pub fn backend(self) -> &'static str {
         match self {

@@ -58,6 +58,9 @@ fn sample_with_a_lora_reproduces_diffusers_load_lora_weights() {
         &[],
     );
     sample_with_lora_matches("kohya", &fixtures().join("lora_kohya.safetensors"), &[]);
+    // 1×1-convolution factors on proj_in / proj_out (SD1.x's conv projections).
+    let conv = fixtures().join("lora_kohya_conv.safetensors");
+    sample_with_lora_matches("kohya_conv", &conv, &[]);
 }
 
 fn sample_latents(dir: &Path, out: &str, extra: &[&str]) -> TensorData {
@@ -236,6 +239,26 @@ fn bad_lora_files_are_named() {
         e.contains("match no linear weight") && e.contains("text_encoder.down_blocks.0"),
         "{e}"
     );
+    // A 0-D factor and a rank-0 pair.
+    let base = read_tensors(&fixtures().join("lora_kohya.safetensors")).unwrap();
+    let key = "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q";
+    for (down, up) in [
+        (
+            TensorData::new(vec![1f32], [0usize; 0]),
+            TensorData::new(vec![0f32; 16], [16, 1]),
+        ),
+        (
+            TensorData::new(Vec::<f32>::new(), [0, 16]),
+            TensorData::new(Vec::<f32>::new(), [16, 0]),
+        ),
+    ] {
+        let mut t = base.clone();
+        t.insert(format!("{key}.lora_down.weight"), down);
+        t.insert(format!("{key}.lora_up.weight"), up);
+        write_tensors(&dir.join("bad.safetensors"), &t).unwrap();
+        let e = sample(&dir.join("bad.safetensors"));
+        assert!(e.contains("not a rank-r pair") && e.contains(key), "{e}");
+    }
     // A factor of the wrong width.
     let mut t = read_tensors(&fixtures().join("lora_kohya.safetensors")).unwrap();
     let key =

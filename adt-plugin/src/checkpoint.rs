@@ -43,6 +43,14 @@ pub struct TrainState {
     pub nonfinite_in_row: usize,
     /// Whether `ema.bpk` is present.
     pub has_ema: bool,
+    /// Devices the run trains on (data parallel when > 1): with `grad_accum` and
+    /// `batch_size` it sets the global batch, so a resume must use as many.
+    #[serde(default = "one_device")]
+    pub devices: usize,
+}
+
+fn one_device() -> usize {
+    1
 }
 
 /// The checkpoint area of a run.
@@ -282,6 +290,24 @@ pub fn load_module<M: burn::module::Module>(
         .map(|(p, _)| p)
         .filter(|p| stored.keeps(p))
         .collect();
+    // Trained adapters the module has no place for (its `[adt.lora] targets` shrank since):
+    // dropping them silently would lose training.
+    let orphans: Vec<&String> = result
+        .unused
+        .iter()
+        .filter(|k| regex_is_match(r"\.lora\.[ab]$", k))
+        .collect();
+    if !orphans.is_empty() {
+        return Err(AdtError::Checkpoint {
+            path: path.to_path_buf(),
+            message: format!(
+                "{} trained LoRA factor(s) match no adapter of this model (e.g. {:?}): \
+                 `[adt.lora] targets` or `rank` differ from the run's",
+                orphans.len(),
+                orphans.first()
+            ),
+        });
+    }
     if !missing.is_empty() || !result.errors.is_empty() {
         return Err(AdtError::Checkpoint {
             path: path.to_path_buf(),

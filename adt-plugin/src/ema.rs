@@ -12,6 +12,11 @@ struct Collect {
 
 impl ModuleVisitor for Collect {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        // Frozen parameters (a LoRA run's base weights) are not averaged: the EMA keeps
+        // sharing them, exactly (d·x + (1−d)·x is not x in f32) and without a second copy.
+        if !param.val().is_require_grad() {
+            return;
+        }
         let t = param.val().without_autodiff();
         let n = t.shape().num_elements();
         self.values.insert(param.id, t.reshape([n]));
@@ -21,13 +26,11 @@ impl ModuleVisitor for Collect {
 struct Blend {
     values: HashMap<ParamId, Tensor<1>>,
     decay: f64,
-    missing: usize,
 }
 
 impl ModuleMapper for Blend {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let Some(src) = self.values.remove(&param.id) else {
-            self.missing += 1;
             return param;
         };
         let decay = self.decay;
@@ -57,7 +60,8 @@ impl<M: Module> Ema<M> {
         }
     }
 
-    /// Blend in the current `source` parameters (matched by parameter id).
+    /// Blend in the current `source`'s trained parameters (matched by parameter id; frozen
+    /// ones stay as they are).
     pub fn update(&mut self, source: &M) {
         let mut c = Collect {
             values: HashMap::new(),
@@ -66,9 +70,11 @@ impl<M: Module> Ema<M> {
         let mut b = Blend {
             values: c.values,
             decay: self.decay,
-            missing: 0,
         };
         self.module = self.module.clone().map(&mut b);
-        debug_assert_eq!(b.missing, 0, "EMA module has parameters the source lacks");
+        debug_assert!(
+            b.values.is_empty(),
+            "the source has trained parameters the EMA lacks"
+        );
     }
 }

@@ -84,21 +84,30 @@ impl LoraConfig {
         Ok(())
     }
 
-    /// Whether the parameter at `path` (e.g. `unet.mid_block.….to_q.weight`) is a target's weight.
-    pub fn targets_weight(&self, path: &str) -> bool {
-        let Some(module) = path.strip_suffix(".weight") else {
-            return false;
-        };
+    /// The target whose weight the parameter at `path` is (e.g. `unet.mid_block.….to_q.weight`
+    /// for `to_q`). Enum-variant segments of the module path (CamelCase, such as the
+    /// `Linear` of `proj_in.Linear.weight`) are not part of the name matched.
+    pub fn target_of(&self, path: &str) -> Option<&str> {
+        let module = path.strip_suffix(".weight")?;
+        let module: Vec<&str> = module
+            .split('.')
+            .filter(|s| !s.starts_with(|c: char| c.is_ascii_uppercase()))
+            .collect();
+        let module = module.join(".");
         self.targets
             .iter()
-            .any(|t| module == t || module.ends_with(&format!(".{t}")))
+            .find(|t| module == **t || module.ends_with(&format!(".{t}")))
+            .map(String::as_str)
     }
 }
 
 /// What [`SeededLora`] did, read after the module is mapped.
 #[derive(Default)]
 struct Applied {
-    adapted: usize,
+    /// Targets that adapted at least one weight.
+    hit: Vec<String>,
+    /// Targets that named a weight that is not 2-D (a convolution), with its path.
+    not_linear: Option<(String, String)>,
     too_narrow: Option<(String, [usize; 2])>,
 }
 
@@ -117,7 +126,13 @@ impl Reparameterizer for SeededLora<'_> {
         param: Param<Tensor<D>>,
     ) -> (Param<Tensor<D>>, Option<LoraAdapter>) {
         let base = param.set_require_grad(false);
-        if D != 2 || !self.config.targets_weight(path) {
+        let Some(target) = self.config.target_of(path) else {
+            return (base, None);
+        };
+        if D != 2 {
+            self.applied
+                .not_linear
+                .get_or_insert((target.to_string(), path.to_string()));
             return (base, None);
         }
         let dims = base.lazy_shape();
@@ -135,7 +150,9 @@ impl Reparameterizer for SeededLora<'_> {
             .normal_tensor([d_in, rank], &device)
             .mul_scalar(1.0 / rank as f64);
         let b = Tensor::<2>::zeros([rank, d_out], &device);
-        self.applied.adapted += 1;
+        if !self.applied.hit.iter().any(|t| t == target) {
+            self.applied.hit.push(target.to_string());
+        }
         let adapter = LoraAdapter {
             a: Param::from_tensor(a),
             b: Param::from_tensor(b),
@@ -165,16 +182,26 @@ pub fn apply_lora<M: Module>(module: M, config: &LoraConfig, rng: &mut EngineRng
             ),
         ));
     }
-    if applied.adapted == 0 {
+    let missed: Vec<&String> = config
+        .targets
+        .iter()
+        .filter(|t| !applied.hit.contains(t))
+        .collect();
+    if !missed.is_empty() {
         let mut names = WeightPaths::default();
         module.visit(&mut names);
         let examples: Vec<&String> = names.two_d.iter().take(4).collect();
+        let conv = match &applied.not_linear {
+            Some((t, p)) => format!(
+                "; `{t}` names {p}, a convolution weight (burn's LoRA adapts 2-D weights only)"
+            ),
+            None => String::new(),
+        };
         return Err(AdtError::config(
             "lora.targets",
             format!(
-                "no 2-D weight of the generator belongs to a module named {:?} (its linear weights \
-                 are e.g. {examples:?})",
-                config.targets
+                "{missed:?} name no linear (2-D) weight of the generator{conv}; its linear \
+                 weights are e.g. {examples:?}"
             ),
         ));
     }

@@ -43,6 +43,20 @@ pub struct AdtBatch {
 }
 
 impl AdtBatch {
+    /// The batch with its tensors on `device` (a data-parallel replica's share).
+    pub fn to_device(&self, device: &Device) -> Self {
+        Self {
+            images: self.images.clone().to_device(device),
+            prompts: self.prompts.clone(),
+            micro: self.micro.clone(),
+            latents: self.latents.clone().map(|z| z.to_device(device)),
+            text: self.text.as_ref().map(|t| TextEmbedding {
+                hidden: t.hidden.clone().to_device(device),
+                pooled: t.pooled.clone().map(|p| p.to_device(device)),
+            }),
+        }
+    }
+
     /// Images and prompts, each image taken whole at its own size; the engine encodes both.
     pub fn new(images: Tensor<4>, prompts: Vec<String>) -> Self {
         let [b, _, h, w] = images.dims();
@@ -114,6 +128,21 @@ impl<K: Components> FrozenContext<K> {
             step_rng,
             unconditional: OnceLock::new(),
         })
+    }
+
+    /// The same context with its frozen modules on `device` (a data-parallel replica).
+    pub fn replica(&self, device: &Device) -> Self {
+        Self {
+            codec: self.codec.clone().fork(device),
+            conditioner: self.conditioner.clone().fork(device),
+            backbone: self.backbone.clone().fork(device),
+            schedule: self.schedule.clone(),
+            sampler: self.sampler.clone(),
+            config: self.config.clone(),
+            augment: self.augment,
+            step_rng: Mutex::new(self.step_rng.lock().expect("step rng poisoned").clone()),
+            unconditional: OnceLock::new(),
+        }
     }
 
     /// The conditioner's unconditional text embedding for `batch` samples: encoded once for

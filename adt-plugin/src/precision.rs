@@ -72,6 +72,15 @@ impl<G: Denoiser> Compute<G> {
             dtype,
         }
     }
+
+    /// The same cast weights without a graph (`no_grad`: detached, storage shared), for the
+    /// sampler steps that keep none.
+    pub fn frozen(&self) -> Self {
+        Self {
+            inner: self.inner.clone().no_grad(),
+            dtype: self.dtype,
+        }
+    }
 }
 
 impl<G: Denoiser> Denoiser for Compute<G> {

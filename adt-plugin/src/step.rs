@@ -13,6 +13,7 @@
 //! D update cannot move θ and a G update cannot move a head. A non-finite loss skips that player's
 //! update and is reported in [`StepReport::nonfinite`].
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use burn::optim::decay::WeightDecayConfig;
@@ -31,7 +32,7 @@ use crate::grads::{clip_global_norm, global_norm};
 use crate::inference::{SimulationOptions, SimulationPlan, simulate};
 use crate::losses;
 use crate::metrics::StepMetrics;
-use crate::model::{AdtBatch, AdtModel, PreparedBatch};
+use crate::model::{AdtBatch, AdtModel, FrozenContext, PreparedBatch};
 use crate::precision::Compute;
 use crate::rng::EngineRng;
 use crate::traits::{Backbone, Codec};
@@ -160,15 +161,14 @@ pub fn simulate_fake<K: Components>(
         None => simulate(
             trainable, &frozen, sampler, x_start, &prep.cond, &plan, &opts,
         ),
-        Some(d) => simulate(
-            &Compute::new(trainable, d),
-            &Compute::new(&frozen, d),
-            sampler,
-            x_start,
-            &prep.cond,
-            &plan,
-            &opts,
-        ),
+        Some(d) => {
+            // One bf16 copy: the frozen steps use it detached (shared storage).
+            let compute = Compute::new(trainable, d);
+            let frozen = compute.frozen();
+            simulate(
+                &compute, &frozen, sampler, x_start, &prep.cond, &plan, &opts,
+            )
+        }
     };
     let image = model.ctx.codec.decode(x0_hat.clone());
     Generated {
@@ -278,9 +278,25 @@ pub fn adt_step<K: Components>(
     rng: &mut EngineRng,
     step: usize,
 ) -> Result<(AdtModel<K>, StepReport)> {
-    match batches {
-        [batch] => single_step(model, optims, ema, batch, rng, step),
-        _ => accumulated_step(model, optims, ema, batches, rng, step),
+    let (model, report) = step_model(model, optims, ema, batches, rng, step, None);
+    report.map(|r| (model, r))
+}
+
+/// [`adt_step`] (and, with `replicas`, [`adt_step_on`]) that hands the model back even when
+/// the batch is refused, so a caller never holds a second copy of the weights during the
+/// optimizer steps (the run loop's case: SDXL's UNet is 10 GB in f32).
+pub fn step_model<K: Components>(
+    model: AdtModel<K>,
+    optims: &mut Optimizers,
+    ema: Option<&mut Ema<K::Denoiser>>,
+    batches: &[AdtBatch],
+    rng: &mut EngineRng,
+    step: usize,
+    replicas: Option<&Replicas<K>>,
+) -> (AdtModel<K>, Result<StepReport>) {
+    match (batches, replicas) {
+        ([batch], None) => single_step(model, optims, ema, batch, rng, step),
+        _ => accumulated_step(model, optims, ema, batches, rng, step, replicas),
     }
 }
 
@@ -292,11 +308,14 @@ fn single_step<K: Components>(
     batch: &AdtBatch,
     rng: &mut EngineRng,
     step: usize,
-) -> Result<(AdtModel<K>, StepReport)> {
+) -> (AdtModel<K>, Result<StepReport>) {
     let t0 = Instant::now();
     let ctx = model.ctx.clone();
     let c = &ctx.config;
-    let prep = model.prepare(batch)?;
+    let prep = match model.prepare(batch) {
+        Ok(p) => p,
+        Err(e) => return (model, Err(e)),
+    };
     let device = prep.x0.device();
     let lr_g = learning_rate(&c.lr_schedule, c.g_optim.lr, step, c.total_steps);
     let lr_d = learning_rate(&c.lr_schedule, c.d_optim.lr, step, c.total_steps);
@@ -368,7 +387,97 @@ fn single_step<K: Components>(
     }
     m.step_time_s = Some(t0.elapsed().as_secs_f64());
     report.metrics = m;
-    Ok((model, report))
+    (model, Ok(report))
+}
+
+/// The devices of a data-parallel run: the frozen context on each (index 0: the main device,
+/// where the weights, the optimizers and the gradient sum live).
+pub struct Replicas<K: Components> {
+    /// One context per device, the main one first.
+    pub contexts: Vec<Arc<FrozenContext<K>>>,
+    /// The devices, the main one first.
+    pub devices: Vec<Device>,
+}
+
+impl<K: Components> Replicas<K> {
+    /// `main` (whose modules live on `devices[0]`) and a replica of it on each other device.
+    pub fn new(main: Arc<FrozenContext<K>>, devices: &[Device]) -> Self {
+        let mut contexts = vec![main.clone()];
+        contexts.extend(devices[1..].iter().map(|d| Arc::new(main.replica(d))));
+        Self {
+            contexts,
+            devices: devices.to_vec(),
+        }
+    }
+
+    /// How many devices.
+    pub fn len(&self) -> usize {
+        self.contexts.len()
+    }
+
+    /// Always false: the main device is one.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The trained modules of `model` on device `r` (the main model itself for `r = 0`).
+    fn model(&self, r: usize, model: &AdtModel<K>, device: &Device) -> AdtModel<K> {
+        if r == 0 {
+            return model.clone();
+        }
+        AdtModel {
+            generator: model.generator.clone().fork(device),
+            discriminator: model.discriminator.clone().fork(device),
+            ctx: self.contexts[r].clone(),
+        }
+    }
+}
+
+/// Run `jobs` (one per device) at once on scoped threads; in order, inline when there is one.
+fn parallel<T: Send>(jobs: Vec<Box<dyn FnOnce() -> T + Send + '_>>) -> Vec<T> {
+    if jobs.len() == 1 {
+        return jobs.into_iter().map(|j| j()).collect();
+    }
+    std::thread::scope(|s| {
+        let handles: Vec<_> = jobs.into_iter().map(|j| s.spawn(j)).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a device's worker thread panicked"))
+            .collect()
+    })
+}
+
+/// [`adt_step`] on several devices: the `grad_accum × devices` micro-batches of one step are
+/// spread round-robin over `replicas` (micro-batch i on device i mod D), each device's work
+/// runs on its own thread, and the gradients are summed on the main device in micro-batch
+/// order before one optimizer step there; the replicas take the new weights at the next pass.
+pub fn adt_step_on<K: Components>(
+    model: AdtModel<K>,
+    optims: &mut Optimizers,
+    ema: Option<&mut Ema<K::Denoiser>>,
+    batches: &[AdtBatch],
+    rng: &mut EngineRng,
+    step: usize,
+    replicas: &Replicas<K>,
+) -> Result<(AdtModel<K>, StepReport)> {
+    let (model, report) = step_model(model, optims, ema, batches, rng, step, Some(replicas));
+    report.map(|r| (model, r))
+}
+
+/// One micro-batch's D-side values and the heads' gradients (on the main device).
+struct DiscPart {
+    hinge: f64,
+    r1: Option<f64>,
+    real: Vec<f32>,
+    fake: Vec<f32>,
+    grads: GradientsParams,
+}
+
+/// One micro-batch's G-side values and the generator's gradients (on the main device).
+struct GenPart {
+    l_diff: f64,
+    g_adv: f64,
+    grads: GradientsParams,
 }
 
 /// One iteration over micro-batches whose gradients add up to one optimizer step per player.
@@ -380,8 +489,10 @@ fn single_step<K: Components>(
 /// means over equal-sized micro-batches). Holding one micro-batch's graph at a time means the
 /// fakes are simulated twice: without a graph for the D update, then again with it (the same
 /// plan and noise, so the same images) for the G update after D has moved, as in
-/// `single_step`. Deviation: R1's random probes are drawn per micro-batch, so with `r1 = true`
-/// the step equals the one-batch step in distribution, not draw for draw.
+/// `single_step`. Deviation: R1's random probes come from a stream per micro-batch (seeded
+/// from the training stream), so with `r1 = true` the step equals the one-batch step in
+/// distribution, not draw for draw — and equals itself on any number of devices.
+#[allow(clippy::too_many_arguments)]
 fn accumulated_step<K: Components>(
     mut model: AdtModel<K>,
     optims: &mut Optimizers,
@@ -389,29 +500,63 @@ fn accumulated_step<K: Components>(
     batches: &[AdtBatch],
     rng: &mut EngineRng,
     step: usize,
-) -> Result<(AdtModel<K>, StepReport)> {
+    replicas: Option<&Replicas<K>>,
+) -> (AdtModel<K>, Result<StepReport>) {
     let t0 = Instant::now();
     let ctx = model.ctx.clone();
     let c = &ctx.config;
     let n = batches.len();
+    let main = batches[0].images.device();
+    let dev_count = replicas.map_or(1, Replicas::len);
+    // Device of micro-batch i: the batch's own for one device, else round-robin.
+    let devices: Vec<Device> = match replicas {
+        None => vec![main.clone()],
+        Some(r) => r.devices.clone(),
+    };
+    let on = |i: usize| i % dev_count;
+    let place = |model: &AdtModel<K>| -> Vec<AdtModel<K>> {
+        (0..dev_count)
+            .map(|r| match replicas {
+                None => model.clone(),
+                Some(reps) => reps.model(r, model, &devices[r]),
+            })
+            .collect()
+    };
+    let placed = place(&model);
     let preps = batches
         .iter()
-        .map(|b| model.prepare(b))
-        .collect::<Result<Vec<_>>>()?;
+        .enumerate()
+        .map(|(i, b)| {
+            let r = on(i);
+            if r == 0 {
+                placed[0].prepare(b)
+            } else {
+                placed[r].prepare(&b.to_device(&devices[r]))
+            }
+        })
+        .collect::<Result<Vec<_>>>();
+    let preps = match preps {
+        Ok(p) => p,
+        Err(e) => return (model, Err(e)),
+    };
+    // Replicas hold weights the optimizers will replace: each pass places its own and drops
+    // them before the update.
+    drop(placed);
     let shape = preps[0].x0.dims();
     if let Some(p) = preps.iter().find(|p| p.x0.dims() != shape) {
-        return Err(crate::error::AdtError::Shape {
+        let message = format!(
+            "the micro-batches of one accumulated step differ: {:?} and {:?}",
+            shape,
+            p.x0.dims()
+        );
+        let error = crate::error::AdtError::Shape {
             what: "micro-batches",
-            message: format!(
-                "the micro-batches of one accumulated step differ: {:?} and {:?}",
-                shape,
-                p.x0.dims()
-            ),
-        });
+            message,
+        };
+        return (model, Err(error));
     }
     let b = shape[0];
     let full = [b * n, shape[1], shape[2], shape[3]];
-    let device = preps[0].x0.device();
     let lr_g = learning_rate(&c.lr_schedule, c.g_optim.lr, step, c.total_steps);
     let lr_d = learning_rate(&c.lr_schedule, c.d_optim.lr, step, c.total_steps);
     let mut m = StepMetrics {
@@ -420,46 +565,88 @@ fn accumulated_step<K: Components>(
     };
     let mut report = StepReport::default();
     let share = 1.0 / n as f64;
+    let rows = |t: &Tensor<4>, i: usize| t.clone().narrow(0, i * b, b).to_device(&devices[on(i)]);
+    // Micro-batches in rounds of one per device.
+    let rounds: Vec<Vec<usize>> = (0..n)
+        .collect::<Vec<_>>()
+        .chunks(dev_count)
+        .map(<[usize]>::to_vec)
+        .collect();
 
     let mut adversarial = None;
     if c.adversarial {
         m.lr_d = Some(lr_d);
         let plan = SimulationPlan::draw(c.m, c.k, c.start_policy, c.k_policy, rng);
-        let noise = rng.normal_tensor(full, &device);
-        let fakes: Vec<Tensor<4>> = preps
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let start = noise.clone().narrow(0, i * b, b);
-                simulate_fake(&model, p, plan.clone(), start, false)
-                    .image
-                    .detach()
-            })
-            .collect();
+        let noise = rng.normal_tensor(full, &main);
+        let placed = place(&model);
+        let mut fakes: Vec<Tensor<4>> = Vec::with_capacity(n);
+        for round in &rounds {
+            let jobs = round
+                .iter()
+                .map(|&i| {
+                    let (model, prep, plan) = (&placed[on(i)], &preps[i], plan.clone());
+                    let start = rows(&noise, i);
+                    Box::new(move || {
+                        simulate_fake(model, prep, plan, start, false)
+                            .image
+                            .detach()
+                    }) as Box<dyn FnOnce() -> Tensor<4> + Send + '_>
+                })
+                .collect();
+            fakes.extend(parallel(jobs));
+        }
         let [_, _, h, w] = fakes[0].dims();
+        drop(placed);
         for _ in 0..c.d_steps_per_g {
             let draws = AugmentDraws::draw(&ctx.augment, b * n, h, w, rng);
+            let r1_seed = c.r1.then(|| rng.int_inclusive(0, i64::MAX) as u64);
+            let placed = place(&model);
+            let mut parts: Vec<DiscPart> = Vec::with_capacity(n);
+            for round in &rounds {
+                let jobs = round
+                    .iter()
+                    .map(|&i| {
+                        let (model, prep, fake) = (&placed[on(i)], &preps[i], fakes[i].clone());
+                        let draws = draws.rows(i * b, b);
+                        let main = main.clone();
+                        Box::new(move || {
+                            let mut probe_rng = EngineRng::derived(r1_seed.unwrap_or(0), i as u64);
+                            let d = discriminator_loss(
+                                model,
+                                fake,
+                                prep.real.clone(),
+                                prep.cond.cond.pooled.clone(),
+                                &draws,
+                                &mut probe_rng,
+                            );
+                            let mut grads = d.loss.mul_scalar(share).backward();
+                            let grads =
+                                GradientsParams::from_module(&mut grads, &model.discriminator)
+                                    .to_device(&main, &model.discriminator);
+                            DiscPart {
+                                hinge: d.hinge,
+                                r1: d.r1,
+                                real: d.real,
+                                fake: d.fake,
+                                grads,
+                            }
+                        }) as Box<dyn FnOnce() -> DiscPart + Send + '_>
+                    })
+                    .collect();
+                parts.extend(parallel(jobs));
+            }
+            drop(placed);
             let mut acc = GradientsAccumulator::new();
             let (mut hinge, mut r1) = (0.0, None::<f64>);
             let (mut real, mut fake) = (Vec::new(), Vec::new());
-            for (i, p) in preps.iter().enumerate() {
-                let d = discriminator_loss(
-                    &model,
-                    fakes[i].clone(),
-                    p.real.clone(),
-                    p.cond.cond.pooled.clone(),
-                    &draws.rows(i * b, b),
-                    rng,
-                );
-                hinge += share * d.hinge;
-                if let Some(v) = d.r1 {
+            for part in parts {
+                hinge += share * part.hinge;
+                if let Some(v) = part.r1 {
                     r1 = Some(r1.unwrap_or(0.0) + share * v);
                 }
-                real.extend(d.real);
-                fake.extend(d.fake);
-                let mut grads = d.loss.mul_scalar(share).backward();
-                let gp = GradientsParams::from_module(&mut grads, &model.discriminator);
-                acc.accumulate(&model.discriminator, gp);
+                real.extend(part.real);
+                fake.extend(part.fake);
+                acc.accumulate(&model.discriminator, part.grads);
             }
             let total = hinge + r1.unwrap_or(0.0);
             m.d_loss = Some(total);
@@ -477,29 +664,58 @@ fn accumulated_step<K: Components>(
         adversarial = Some((plan, noise, g_draws));
     }
 
-    let diffusion = model.draw_diffusion(full, rng, &device);
+    let diffusion = model.draw_diffusion(full, rng, &main);
+    let placed = place(&model);
+    let mut parts: Vec<GenPart> = Vec::with_capacity(n);
+    for round in &rounds {
+        let jobs = round
+            .iter()
+            .map(|&i| {
+                let (model, prep) = (&placed[on(i)], &preps[i]);
+                let r = on(i);
+                let mut draws = diffusion.rows(i * b, b);
+                draws.noise = draws.noise.to_device(&devices[r]);
+                let adv_inputs = adversarial
+                    .as_ref()
+                    .map(|(plan, noise, g)| (plan.clone(), rows(noise, i), g.rows(i * b, b)));
+                let main = main.clone();
+                Box::new(move || {
+                    let l = model.diffusion_loss(prep, &draws);
+                    let l_diff = l.clone().into_scalar::<f64>();
+                    let mut total_t = l.mul_scalar(c.lambda_diff);
+                    let mut g_adv = 0.0;
+                    if let Some((plan, start, g_draws)) = adv_inputs {
+                        let fake = simulate_fake(model, prep, plan, start, true);
+                        let adv = generator_adversarial_loss(
+                            model,
+                            fake.image,
+                            prep.real.clone(),
+                            prep.cond.cond.pooled.clone(),
+                            &g_draws,
+                        );
+                        g_adv = adv.clone().into_scalar::<f64>();
+                        total_t = total_t + adv.mul_scalar(c.lambda_adv);
+                    }
+                    let mut grads = total_t.mul_scalar(share).backward();
+                    let grads = GradientsParams::from_module(&mut grads, &model.generator)
+                        .to_device(&main, &model.generator);
+                    GenPart {
+                        l_diff,
+                        g_adv,
+                        grads,
+                    }
+                }) as Box<dyn FnOnce() -> GenPart + Send + '_>
+            })
+            .collect();
+        parts.extend(parallel(jobs));
+    }
+    drop(placed);
     let mut acc = GradientsAccumulator::new();
     let (mut l_diff, mut g_adv) = (0.0, 0.0);
-    for (i, p) in preps.iter().enumerate() {
-        let l = model.diffusion_loss(p, &diffusion.rows(i * b, b));
-        l_diff += share * l.clone().into_scalar::<f64>();
-        let mut total_t = l.mul_scalar(c.lambda_diff);
-        if let Some((plan, noise, g_draws)) = &adversarial {
-            let start = noise.clone().narrow(0, i * b, b);
-            let fake = simulate_fake(&model, p, plan.clone(), start, true);
-            let adv = generator_adversarial_loss(
-                &model,
-                fake.image,
-                p.real.clone(),
-                p.cond.cond.pooled.clone(),
-                &g_draws.rows(i * b, b),
-            );
-            g_adv += share * adv.clone().into_scalar::<f64>();
-            total_t = total_t + adv.mul_scalar(c.lambda_adv);
-        }
-        let mut grads = total_t.mul_scalar(share).backward();
-        let gp = GradientsParams::from_module(&mut grads, &model.generator);
-        acc.accumulate(&model.generator, gp);
+    for part in parts {
+        l_diff += share * part.l_diff;
+        g_adv += share * part.g_adv;
+        acc.accumulate(&model.generator, part.grads);
     }
     m.l_diff = Some(l_diff);
     let mut total = c.lambda_diff * l_diff;
@@ -516,7 +732,7 @@ fn accumulated_step<K: Components>(
     }
     m.step_time_s = Some(t0.elapsed().as_secs_f64());
     report.metrics = m;
-    Ok((model, report))
+    (model, Ok(report))
 }
 
 /// Clip the heads' gradients to the global norm and step their optimizer (the spectral-norm

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
 use burn::module::Module;
+use burn::prelude::Device;
 use burn::train::{
     EventProcessorTraining, Learner, LearnerEvent, SupervisedLearningStrategy,
     SupervisedTrainingEventProcessor, TrainLoader, TrainingComponents, TrainingItem, ValidLoader,
@@ -30,7 +31,7 @@ use crate::error::{AdtError, Result};
 use crate::events::{EventWriter, RunConfig, RunStatus};
 use crate::metrics::{AdtOutput, StepMetrics};
 use crate::model::{AdtBatch, AdtModel};
-use crate::step::{Optimizers, adt_step};
+use crate::step::{Optimizers, Replicas, step_model};
 
 /// Called after every step with the step number and its metrics (plain progress output etc.).
 pub type ProgressFn = Box<dyn Fn(usize, &StepMetrics) + Send + Sync>;
@@ -85,11 +86,13 @@ pub struct AdtStrategy<K: Components> {
     resumed_from: Option<usize>,
     progress: Option<ProgressFn>,
     validation: Option<Validation<K::Denoiser>>,
+    devices: Vec<Device>,
     outcome: Mutex<Option<RunOutcome<K>>>,
 }
 
 impl<K: Components> AdtStrategy<K> {
-    /// A strategy writing to `run_dir`, starting from `start`.
+    /// A strategy writing to `run_dir`, starting from `start`, on `devices` (the main one
+    /// first; more than one: data parallel, see [`crate::step::adt_step_on`]).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         run_dir: PathBuf,
@@ -99,6 +102,7 @@ impl<K: Components> AdtStrategy<K> {
         resumed_from: Option<usize>,
         progress: Option<ProgressFn>,
         validation: Option<Validation<K::Denoiser>>,
+        devices: Vec<Device>,
     ) -> Self {
         Self {
             run_dir,
@@ -108,6 +112,7 @@ impl<K: Components> AdtStrategy<K> {
             resumed_from,
             progress,
             validation,
+            devices,
             outcome: Mutex::new(None),
         }
     }
@@ -227,7 +232,7 @@ impl<K: Components> AdtStrategy<K> {
     #[allow(clippy::too_many_arguments)]
     fn run_loop(
         &self,
-        model: &mut AdtModel<K>,
+        model: &mut Option<AdtModel<K>>,
         optims: &mut Optimizers,
         ema: &mut Option<Ema<K::Denoiser>>,
         state: &mut TrainState,
@@ -235,7 +240,11 @@ impl<K: Components> AdtStrategy<K> {
         train: &TrainLoader<AdtModel<K>>,
         history: &mut Vec<(usize, StepMetrics)>,
     ) -> Result<RunStatus> {
-        let cfg = model.ctx.config.clone();
+        let held = "the run loop always puts the model back";
+        let cfg = model.as_ref().expect(held).ctx.config.clone();
+        let replicas = (self.devices.len() > 1)
+            .then(|| Replicas::new(model.as_ref().expect(held).ctx.clone(), &self.devices));
+        let per_step = cfg.grad_accum * self.devices.len();
         let ckpt = CheckpointDir::new(&self.run_dir);
         let mut events = EventWriter::open(&self.run_dir)?;
         events.run_start(
@@ -274,24 +283,28 @@ impl<K: Components> AdtStrategy<K> {
                 break Ok(RunStatus::Interrupted);
             }
             let batches: Result<Vec<AdtBatch>> =
-                (0..cfg.grad_accum).map(|_| stream.next_full()).collect();
+                (0..per_step).map(|_| stream.next_full()).collect();
             let batches = match batches {
                 Ok(b) => b,
                 Err(e) => break Err(e),
             };
             let step = state.step + 1;
-            let (m, report) = match adt_step(
-                model.clone(),
+            // The model moves into the step (no second copy of the weights alive while the
+            // optimizers replace them) and always comes back.
+            let (m, report) = step_model(
+                model.take().expect(held),
                 optims,
                 ema.as_mut(),
                 &batches,
                 &mut state.rng,
                 step,
-            ) {
-                Ok(x) => x,
+                replicas.as_ref(),
+            );
+            *model = Some(m);
+            let report = match report {
+                Ok(r) => r,
                 Err(e) => break Err(e),
             };
-            *model = m;
             state.step = step;
             state.batches_consumed = stream.consumed;
             let metrics = report.metrics;
@@ -345,7 +358,7 @@ impl<K: Components> AdtStrategy<K> {
             {
                 let g = match ema.as_ref() {
                     Some(e) => e.module.clone(),
-                    None => model.generator.valid(),
+                    None => model.as_ref().expect(held).generator.valid(),
                 };
                 match (v.run)(step, &g) {
                     Ok((rel, prompts)) => events.sample(step, &rel, &prompts)?,
@@ -357,7 +370,13 @@ impl<K: Components> AdtStrategy<K> {
                 && step.is_multiple_of(cfg.checkpoint_every)
                 && state.nonfinite_in_row == 0;
             if due || step == cfg.total_steps {
-                let dir = self.save(&ckpt, model, optims, ema.as_ref(), state)?;
+                let dir = self.save(
+                    &ckpt,
+                    model.as_ref().expect(held),
+                    optims,
+                    ema.as_ref(),
+                    state,
+                )?;
                 last_saved = step;
                 let rel = dir
                     .strip_prefix(&self.run_dir)
@@ -368,7 +387,13 @@ impl<K: Components> AdtStrategy<K> {
             }
         };
         if matches!(result, Ok(RunStatus::Interrupted)) && state.step > last_saved {
-            let dir = self.save(&ckpt, model, optims, ema.as_ref(), state)?;
+            let dir = self.save(
+                &ckpt,
+                model.as_ref().expect(held),
+                optims,
+                ema.as_ref(),
+                state,
+            )?;
             let rel = dir
                 .strip_prefix(&self.run_dir)
                 .unwrap_or(&dir)
@@ -401,7 +426,7 @@ impl<K: Components> SupervisedLearningStrategy<AdtModel<K>> for AdtStrategy<K> {
         _valid: ValidLoader<AdtModel<K>>,
         _starting_epoch: usize,
     ) -> (AdtModel<K>, SupervisedTrainingEventProcessor<AdtModel<K>>) {
-        let mut model = learner.model();
+        let mut model = Some(learner.model());
         let ResumeState {
             mut optims,
             mut ema,
@@ -435,6 +460,9 @@ impl<K: Components> SupervisedLearningStrategy<AdtModel<K>> for AdtStrategy<K> {
             optims,
             state,
         });
-        (model, tc.event_processor)
+        (
+            model.expect("the run loop always puts the model back"),
+            tc.event_processor,
+        )
     }
 }

@@ -88,6 +88,7 @@ pub struct AdtTrainer<K: Components> {
     validation: Option<Validation<K::Denoiser>>,
     family: Option<String>,
     interrupter: Interrupter,
+    devices: Vec<Device>,
 }
 
 impl<K: Components> AdtTrainer<K> {
@@ -111,7 +112,20 @@ impl<K: Components> AdtTrainer<K> {
             validation: None,
             family: None,
             interrupter: Interrupter::new(),
+            devices: vec![device.clone()],
         })
+    }
+
+    /// Train data-parallel on `devices` as well as the main one (autodiff devices with the
+    /// main device's checkpointing): each step's `grad_accum × devices` micro-batches are
+    /// spread over them, gradients summed on the main device; the step equals one batch of
+    /// the same global size on one device (see [`crate::step::adt_step_on`]).
+    pub fn on_devices(mut self, others: Vec<Device>) -> Result<Self> {
+        for d in &others {
+            check_device(&self.model.ctx.config, d)?;
+        }
+        self.devices.extend(others);
+        Ok(self)
     }
 
     /// Name the model family in `run_start` (informational, for viewers).
@@ -172,6 +186,23 @@ impl<K: Components> AdtTrainer<K> {
             return Ok(None);
         };
         let state = CheckpointDir::read_state(&dir)?;
+        if state.devices != self.devices.len() {
+            return Err(AdtError::Checkpoint {
+                path: dir.clone(),
+                message: format!(
+                    "this run trains on {} device(s) (global batch {} = grad_accum {} × {} \
+                     device(s) × batch_size {}); resuming on {} would change the step: resume \
+                     with as many devices (`--devices {}`)",
+                    state.devices,
+                    cfg.grad_accum * state.devices * cfg.batch_size,
+                    cfg.grad_accum,
+                    state.devices,
+                    cfg.batch_size,
+                    self.devices.len(),
+                    state.devices
+                ),
+            });
+        }
         let stored = Stored::of(cfg);
         self.model = load_module(self.model.clone(), &dir.join(files::MODEL), stored, None)?;
         let mut optims = Optimizers::new(cfg);
@@ -217,6 +248,7 @@ impl<K: Components> AdtTrainer<K> {
                         rng: EngineRng::derived(cfg.seed, streams::TRAIN),
                         nonfinite_in_row: 0,
                         has_ema: cfg.ema,
+                        devices: self.devices.len(),
                     },
                 },
             ),
@@ -238,6 +270,7 @@ impl<K: Components> AdtTrainer<K> {
             resumed_from,
             self.progress.take(),
             self.validation.take(),
+            self.devices.clone(),
         ));
         let names: Vec<&str> = if cfg.adversarial {
             crate::metrics::names().collect()

@@ -29,6 +29,7 @@ fn crash_child_writer() {
         rng: EngineRng::new(0),
         nonfinite_in_row: 0,
         has_ema: true,
+        devices: 1,
     };
     let _ = CheckpointDir::new(&PathBuf::from(dir)).write(6, &state, |tmp| {
         model.clone().save_file(tmp.join(files::MODEL)).unwrap();

@@ -17,6 +17,31 @@ fn checkpointing_gives_the_same_run() {
         ..config()
     };
     let ckpt = run_with(ck, &tmp.path().join("ckpt"), None, false);
+    // Such a run's modules carry burn's balanced strategy (the memory it saves is measured
+    // in `bench_models --memory`, docs/benchmarks.md).
+    let d = Device::flex().autodiff().gradient_checkpointing();
+    let trainer = ToyParts::new(ToySizes::default(), 3, &d)
+        .trainer(
+            AdtConfig {
+                gradient_checkpointing: true,
+                ..config()
+            },
+            12,
+            16,
+            &d,
+        )
+        .unwrap();
+    let strategy = trainer
+        .model()
+        .generator
+        .conv_out
+        .weight
+        .val()
+        .gradient_checkpointing_strategy();
+    assert_eq!(
+        strategy,
+        Some(burn::tensor::GradientCheckpointingStrategy::Balanced)
+    );
     assert_eq!(plain.history.len(), ckpt.history.len());
     for ((s, a), (_, b)) in plain.history.iter().zip(&ckpt.history) {
         for (name, x, y) in [

@@ -45,6 +45,18 @@ pub fn config() -> AdtConfig {
 
 /// A toy run of `config` in `dir`, interrupted after step `stop_after`, or resumed.
 pub fn run_with(config: AdtConfig, dir: &Path, stop_after: Option<usize>, resume: bool) -> Report {
+    run_on(config, dir, stop_after, resume, 1)
+}
+
+/// [`run_with`] data-parallel on `devices` replicas (the CPU's one flex device each time: the
+/// replicas run on their own threads, as on separate GPUs).
+pub fn run_on(
+    config: AdtConfig,
+    dir: &Path,
+    stop_after: Option<usize>,
+    resume: bool,
+    devices: usize,
+) -> Report {
     let d = Device::flex().autodiff();
     let d = if config.gradient_checkpointing {
         d.gradient_checkpointing()
@@ -53,6 +65,8 @@ pub fn run_with(config: AdtConfig, dir: &Path, stop_after: Option<usize>, resume
     };
     let trainer = ToyParts::new(ToySizes::default(), 3, &d)
         .trainer(config, 12, 16, &d)
+        .unwrap()
+        .on_devices(vec![d.clone(); devices - 1])
         .unwrap()
         .resume(resume);
     let int = trainer.interrupter();

@@ -99,7 +99,26 @@ fn only_the_adapters_train_and_the_optimizer_holds_only_theirs() {
 
 #[test]
 fn a_lora_run_resumes_bit_exactly() {
-    assert_resume_is_exact(with_lora(lora(2, &["time_proj", "cond_proj"])));
+    // At the default EMA decay: the EMA must leave the frozen base weights alone (blending
+    // them drifts in f32, and the adapter checkpoints do not hold them).
+    assert_resume_is_exact(AdtConfig {
+        ema_decay: 0.999,
+        ..with_lora(lora(2, &["time_proj", "cond_proj"]))
+    });
+}
+
+#[test]
+fn targets_match_module_names_not_enum_variants_or_parents() {
+    let l = lora(4, &["proj_in", "to_q"]);
+    let path = "unet.mid_block.attentions.0.proj_in.Linear.weight";
+    assert_eq!(l.target_of(path), Some("proj_in"));
+    assert_eq!(
+        l.target_of("unet.down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q.weight"),
+        Some("to_q")
+    );
+    assert_eq!(l.target_of("unet.x.attn1.to_q.bias"), None);
+    let parent = lora(4, &["attn1"]);
+    assert_eq!(parent.target_of("unet.x.attn1.to_q.weight"), None);
 }
 
 #[test]
@@ -139,6 +158,18 @@ fn bad_lora_settings_are_named() {
     let e = model_error(lora(2, &["to_q", "to_k"]));
     assert!(
         e.contains("lora.targets") && e.contains("to_q") && e.contains("time_proj.weight"),
+        "{e}"
+    );
+    // One target of several matching nothing is named too.
+    let e = model_error(lora(2, &["time_proj", "tmie_proj"]));
+    assert!(
+        e.contains("tmie_proj") && !e.contains("\"time_proj\""),
+        "{e}"
+    );
+    // A convolution is not a LoRA target (burn adapts 2-D weights).
+    let e = model_error(lora(2, &["conv_in"]));
+    assert!(
+        e.contains("convolution") && e.contains("conv_in.weight"),
         "{e}"
     );
     let e = model_error(LoraConfig {

@@ -45,10 +45,14 @@ fn a_bf16_run_tracks_the_f32_run_with_f32_masters() {
     );
     let mut any_differs = false;
     for ((s, a), (_, b)) in f32_run.history.iter().zip(&bf16_run.history) {
+        // The generator's gradient reaches the f32 masters through the bf16 copy.
+        let g = b.g_grad_norm.unwrap();
+        assert!(g > 0.0, "step {s}: no generator gradient in bf16");
         for (name, x, y) in [
             ("l_diff", a.l_diff, b.l_diff),
             ("g_adv", a.g_adv, b.g_adv),
             ("d_loss", a.d_loss, b.d_loss),
+            ("g_grad_norm", a.g_grad_norm, b.g_grad_norm),
         ] {
             let (x, y) = (x.unwrap(), y.unwrap());
             any_differs |= x != y;

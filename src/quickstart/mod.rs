@@ -142,7 +142,7 @@ pub fn run(args: &Args) -> Result<Outcome> {
             config.out.display()
         );
         let t = Instant::now();
-        crate::train::train(&config, false, &device, display)?;
+        crate::train::train(&config, false, std::slice::from_ref(&device), display)?;
         timings.push((name.to_string(), t.elapsed().as_secs_f64()));
     }
 

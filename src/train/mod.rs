@@ -61,19 +61,20 @@ pub struct TrainSummary {
     pub run_dir: PathBuf,
 }
 
-/// Run (or, with `resume`, continue) the training job `config` on `device` (a plain device;
-/// the autodiff wrapper is added here), for the family its `[model]` names.
+/// Run (or, with `resume`, continue) the training job `config` on `devices` (plain devices,
+/// the first the main one, more than one data parallel; the autodiff wrapper is added here),
+/// for the family its `[model]` names.
 pub fn train(
     config: &TrainConfig,
     resume: bool,
-    device: &Device,
+    devices: &[Device],
     display: Display,
 ) -> Result<TrainSummary> {
     let family = config.model.spec().family().context("[model]")?;
     let step_status = family.run(TrainJob {
         config,
         resume,
-        device,
+        devices,
         display,
     })?;
     Ok(TrainSummary {
@@ -87,7 +88,7 @@ pub fn train(
 struct TrainJob<'a> {
     config: &'a TrainConfig,
     resume: bool,
-    device: &'a Device,
+    devices: &'a [Device],
     display: Display,
 }
 
@@ -95,16 +96,17 @@ impl FamilyJob for TrainJob<'_> {
     type Output = Result<(usize, RunStatus)>;
 
     fn run<F: Family>(self) -> Self::Output {
-        train_family::<F>(self.config, self.resume, self.device, self.display)
+        train_family::<F>(self.config, self.resume, self.devices, self.display)
     }
 }
 
 fn train_family<F: Family>(
     config: &TrainConfig,
     resume: bool,
-    device: &Device,
+    devices: &[Device],
     display: Display,
 ) -> Result<(usize, RunStatus)> {
+    let device = devices.first().context("no training device")?;
     let run_dir = config.out.clone();
     if !resume && run_dir.join("checkpoints").is_dir() {
         bail!(
@@ -113,11 +115,14 @@ fn train_family<F: Family>(
             run_dir.display()
         );
     }
-    let ad = if config.adt.gradient_checkpointing {
-        device.clone().autodiff().gradient_checkpointing()
-    } else {
-        device.clone().autodiff()
+    let training_device = |d: &Device| {
+        if config.adt.gradient_checkpointing {
+            d.clone().autodiff().gradient_checkpointing()
+        } else {
+            d.clone().autodiff()
+        }
     };
+    let ad = training_device(device);
     let base: Model<F> = config.model.spec().load(&ad)?;
     let mut config = config.clone();
     let sampler = training_sampler(&mut config, &base)?;
@@ -173,8 +178,17 @@ fn train_family<F: Family>(
         sampler: Arc::new(SchedulerSampler::new(sampler, scheduler)?),
     };
     let mut trainer = AdtTrainer::new(adt, parts, Arc::new(loader), &ad)?
+        .on_devices(devices[1..].iter().map(training_device).collect())?
         .with_family(F::NAME)
         .resume(resume);
+    if devices.len() > 1 {
+        eprintln!(
+            "data parallel on {} devices: {} micro-batches of {} per step",
+            devices.len(),
+            devices.len() * config.adt.grad_accum,
+            config.adt.batch_size
+        );
+    }
     if let Some(plan) = validation {
         eprintln!(
             "validation every {} steps: {}",

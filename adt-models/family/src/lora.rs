@@ -253,7 +253,18 @@ pub fn read_lora<D: ComponentDenoiser>(path: &Path) -> Result<LoraFile> {
                     format!("{name}{down_suffix} has no {name}{up_suffix}"),
                 )
             })?;
-        let rank = down.shape()[0];
+        let (ds, us) = (down.shape().to_vec(), up.shape().to_vec());
+        let one_by_one = |s: &[usize]| s.len() == 2 || (s.len() == 4 && s[2] == 1 && s[3] == 1);
+        if !one_by_one(&ds) || !one_by_one(&us) || ds[0] == 0 || us[1] != ds[0] {
+            return Err(lora_error(
+                path,
+                format!(
+                    "{name}: factors {ds:?} (down) and {us:?} (up) are not a rank-r pair \
+                     ([r, in] and [out, r], or 1×1-convolution [r, in, 1, 1] and [out, r, 1, 1], r ≥ 1)"
+                ),
+            ));
+        }
+        let rank = ds[0];
         let alpha = match format {
             LoraFormat::Kohya => match tensors.remove(&format!("{name}.alpha")) {
                 Some(a) => a.iter::<f32>().next().map(f64::from).unwrap_or(rank as f64),
@@ -267,6 +278,18 @@ pub fn read_lora<D: ComponentDenoiser>(path: &Path) -> Result<LoraFile> {
                 None => rank as f64,
             },
         };
+        if !(alpha.is_finite() && alpha > 0.0) {
+            return Err(lora_error(
+                path,
+                format!("{name}: alpha {alpha} is not a positive number"),
+            ));
+        }
+        // 1×1-convolution factors (kohya's `proj_in`/`proj_out` of SD1.x) as matrices.
+        let matrix = |t: TensorData, rows: usize, cols: usize| {
+            let (bytes, _, dtype) = t.into_parts();
+            TensorData::from_bytes(bytes, [rows, cols], dtype)
+        };
+        let (down, up) = (matrix(down, ds[0], ds[1]), matrix(up, us[0], us[1]));
         layers.insert(name, LoraLayer { down, up, alpha });
     }
     if !tensors.is_empty() {
@@ -353,7 +376,7 @@ impl<D: ComponentDenoiser> ModuleMapper for Merge<'_, D> {
     }
 
     fn map_float<const R: usize>(&mut self, param: Param<Tensor<R>>) -> Param<Tensor<R>> {
-        if R != 2 || self.error.is_some() {
+        if !(R == 2 || R == 4) || self.error.is_some() {
             return param;
         }
         let Some(module) = D::diffusers_key(&self.path.join("."))
@@ -366,18 +389,27 @@ impl<D: ComponentDenoiser> ModuleMapper for Merge<'_, D> {
             return param;
         };
         let shape = param.lazy_shape();
-        let (d_in, d_out) = (shape[0], shape[1]);
+        // burn keeps Linear weights as [in, out]; conv weights as torch's [out, in, k, k].
+        let conv = R == 4;
+        if conv && (shape[2] != 1 || shape[3] != 1) {
+            self.error = Some(format!(
+                "{name}: the layer {module} is a {}×{} convolution; only linear and 1×1 \
+                 convolution layers are merged",
+                shape[2], shape[3]
+            ));
+            return param;
+        }
+        let (d_in, d_out) = if conv {
+            (shape[1], shape[0])
+        } else {
+            (shape[0], shape[1])
+        };
         let (down, up) = (layer.down.shape(), layer.up.shape());
         let r = layer.rank();
-        if down.len() != 2 || up.len() != 2 || down[1] != d_in || up[0] != d_out || up[1] != r {
+        if down[1] != d_in || up[0] != d_out || up[1] != r {
             self.error = Some(format!(
                 "{name}: lora_down {down:?} / lora_up {up:?} do not fit the layer {module} \
-                 ({d_out} out, {d_in} in{})",
-                if down.len() > 2 {
-                    "; convolution LoRA layers are not supported"
-                } else {
-                    ""
-                }
+                 ({d_out} out, {d_in} in)"
             ));
             return param;
         }
@@ -386,12 +418,17 @@ impl<D: ComponentDenoiser> ModuleMapper for Merge<'_, D> {
         let (down, up) = (layer.down.clone(), layer.up.clone());
         param.map(move |w| {
             let device = w.device();
-            // ΔW [out, in] = up · down; burn keeps Linear weights as [in, out].
-            let delta = Tensor::<2>::from_data(down, &device)
-                .transpose()
-                .matmul(Tensor::<2>::from_data(up, &device).transpose())
-                .mul_scalar(factor);
-            let delta: Tensor<R> = delta.reshape(w.shape());
+            let (down, up) = (
+                Tensor::<2>::from_data(down, &device),
+                Tensor::<2>::from_data(up, &device),
+            );
+            // ΔW [out, in] = up · down: transposed for a Linear, as is for a 1×1 conv.
+            let delta = if conv {
+                up.matmul(down)
+            } else {
+                down.transpose().matmul(up.transpose())
+            };
+            let delta: Tensor<R> = delta.mul_scalar(factor).reshape(w.shape());
             w + delta
         })
     }

@@ -23,12 +23,21 @@ pub struct TrainArgs {
     plain: bool,
     #[arg(long, value_enum, default_value_t)]
     device: DeviceArg,
+    /// Data parallel on this many devices of --device (wgpu: the first N discrete GPUs), one
+    /// process: each step's `grad_accum × N` micro-batches of `batch_size` are spread over
+    /// them and their gradients summed on the first.
+    #[arg(long, default_value_t = 1)]
+    devices: usize,
 }
 
 impl TrainArgs {
     pub fn run(&self) -> Result<()> {
         let config = TrainConfig::load(&self.config, &self.overrides)?;
-        train(&config, false, &self.device.device(), display(self.plain))?;
+        let devices = self
+            .device
+            .devices(self.devices)
+            .map_err(anyhow::Error::msg)?;
+        train(&config, false, &devices, display(self.plain))?;
         Ok(())
     }
 }
@@ -45,6 +54,10 @@ pub struct ResumeArgs {
     plain: bool,
     #[arg(long, value_enum, default_value_t)]
     device: DeviceArg,
+    /// Data parallel on this many devices: the count the run was started with (it sets the
+    /// global batch, `grad_accum × devices × batch_size`; another count is refused).
+    #[arg(long, default_value_t = 1)]
+    devices: usize,
 }
 
 impl ResumeArgs {
@@ -53,7 +66,11 @@ impl ResumeArgs {
         if let Some(n) = self.total_steps {
             config.adt.total_steps = n;
         }
-        train(&config, true, &self.device.device(), display(self.plain))?;
+        let devices = self
+            .device
+            .devices(self.devices)
+            .map_err(anyhow::Error::msg)?;
+        train(&config, true, &devices, display(self.plain))?;
         Ok(())
     }
 }
