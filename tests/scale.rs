@@ -1,6 +1,7 @@
 //! The real-scale options through `adt train` on every family's tiny pipeline: bf16
-//! compute, gradient checkpointing, gradient accumulation and LoRA together, each family
-//! (SD1.5's UNet, SDXL's with added conditions, SD3's MMDiT) training and resuming with them.
+//! compute (the denoiser, the VAE and the DINOv2 backbone), gradient checkpointing, gradient
+//! accumulation and LoRA together, each family (SD1.5's UNet, SDXL's with added conditions,
+//! SD3's MMDiT and 16-channel VAE) training and resuming with them.
 
 use std::path::Path;
 
@@ -20,6 +21,10 @@ fn train_with_every_saver(model: &Path, sampler: Option<&str>) {
             "adt.total_steps=2",
             "--set",
             "adt.precision=\"bf16\"",
+            "--set",
+            "adt.vae_precision=\"bf16\"",
+            "--set",
+            "adt.backbone_precision=\"bf16\"",
         ])
         .args([
             "--set",
@@ -30,6 +35,7 @@ fn train_with_every_saver(model: &Path, sampler: Option<&str>) {
         .args(["--set", "adt.batch_size=2", "--set", "adt.lora.rank=2"])
         .args(["--set", "adt.cfg_scale=2.0", "--set", "validation.every=0"]));
     assert!(log.contains("finished at step 2"), "{log}");
+    assert!(!log.contains("non-finite"), "{log}");
     let run_dir = dir.join("run");
     let resolved = std::fs::read_to_string(run_dir.join("train.toml")).unwrap();
     assert!(

@@ -28,7 +28,7 @@ use adt_plugin::model::AdtBatch;
 use adt_plugin::rng::EngineRng;
 use adt_plugin::step::{Optimizers, adt_step};
 use adt_plugin::toy::{ToyModel, ToyParts, ToySizes, toy_config, toy_loader};
-use adt_plugin::traits::{Backbone, Denoiser};
+use adt_plugin::traits::Denoiser;
 use burn::prelude::*;
 
 fn sizes() -> ToySizes {
@@ -147,7 +147,7 @@ fn components(model: &ToyModel, batch: &AdtBatch) -> [f64; 4] {
         &mut rng,
     );
     let score = |img: Tensor<4>| {
-        let f = model.ctx.backbone.forward(draws.apply(img));
+        let f = model.ctx.features(draws.apply(img));
         let emb = model.discriminator.embed(f.cls.clone().detach(), None);
         model.discriminator.score(&head_inputs(&f), emb).sum()
     };

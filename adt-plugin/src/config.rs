@@ -340,9 +340,14 @@ pub struct AdtConfig {
     /// The generator's compute precision: `"f32"`, or `"bf16"` (forward and backward in bf16
     /// over f32 master weights, gradients and optimizer state; see [`crate::precision`]).
     pub precision: Precision,
-    /// The frozen VAE's precision; only `"f32"` is implemented (the decoder's activations
-    /// stay f32, as diffusers' scripts keep the VAE in f32 by default).
+    /// The frozen VAE's precision in the training step [choice: `"f32"`, as diffusers' scripts
+    /// keep the VAE in f32 by default]; `"bf16"` decodes the simulated x̂0 (and encodes
+    /// uncached images) with a bf16 copy of the VAE, its activations bf16, the images back in
+    /// f32 (see [`crate::precision`]).
     pub vae_precision: Precision,
+    /// The frozen discriminator backbone's precision [choice: `"f32"`]; `"bf16"` runs it in
+    /// bf16 and hands the heads f32 features.
+    pub backbone_precision: Precision,
     /// Recompute activations in the backward pass instead of keeping them (burn-autodiff's
     /// balanced op-level checkpointing, for the denoiser steps, the VAE decode and the backbone
     /// of the G step alike). The training device must be created with
@@ -408,6 +413,7 @@ impl Default for AdtConfig {
             ema_decay: 0.999,
             precision: Precision::F32,
             vae_precision: Precision::F32,
+            backbone_precision: Precision::F32,
             gradient_checkpointing: false,
             lora: None,
             checkpoint_every: 500,
@@ -619,13 +625,6 @@ impl AdtConfig {
         }
         if let Some(lora) = &self.lora {
             lora.validate()?;
-        }
-        if self.vae_precision != Precision::F32 {
-            return Err(AdtError::config(
-                "vae_precision",
-                "only \"f32\" is implemented: the VAE runs in f32 (bf16 applies to the generator, \
-                 `precision = \"bf16\"`)",
-            ));
         }
         if self.keep_checkpoints == 0 {
             return Err(AdtError::config("keep_checkpoints", "must be >= 1"));

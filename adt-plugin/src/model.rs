@@ -9,6 +9,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use burn::prelude::*;
+use burn::tensor::DType;
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
 
 use crate::augment::AugmentPolicy;
@@ -18,11 +19,11 @@ use crate::discriminator::{DiscSettings, Discriminator};
 use crate::error::{AdtError, Result};
 use crate::losses;
 use crate::metrics::{AdtOutput, StepMetrics};
-use crate::precision::Compute;
+use crate::precision::{Compute, compute_copy};
 use crate::rng::EngineRng;
 use crate::traits::{
-    Backbone, Codec, CondPair, Conditioner, Denoiser, MicroCond, NoiseLevel, NoiseSchedule,
-    Prediction, Sampler, TextEmbedding,
+    Backbone, BackboneFeatures, Codec, CondPair, Conditioner, Denoiser, MicroCond, NoiseLevel,
+    NoiseSchedule, Prediction, Sampler, Tap, TextEmbedding,
 };
 
 /// A training batch: real images, their prompts and where each image was cut from.
@@ -76,8 +77,12 @@ pub struct FrozenContext<K: Components> {
     pub codec: K::Codec,
     /// Prompt encoder (params `no_grad`).
     pub conditioner: K::Conditioner,
-    /// Discriminator backbone (params `no_grad`).
+    /// Discriminator backbone (params `no_grad`; cast to bf16 with
+    /// `backbone_precision = "bf16"`: call it through [`FrozenContext::features`]).
     pub backbone: K::Backbone,
+    /// With `vae_precision = "bf16"`: a bf16 copy of the codec for the training step's decode
+    /// and encode ([`FrozenContext::decode`]); `codec` stays f32 for the latent cache.
+    codec_compute: Option<K::Codec>,
     /// Training noise schedule of `L_diff`.
     pub schedule: Arc<dyn NoiseSchedule>,
     /// Deployment sampler.
@@ -117,8 +122,18 @@ impl<K: Components> FrozenContext<K> {
             .augment_policy()?
             .with_ratios(config.translation_ratio, config.cutout_ratio);
         let step_rng = Mutex::new(EngineRng::derived(config.seed, 0x5eed));
+        let codec = codec.no_grad();
+        let codec_compute = config
+            .vae_precision
+            .dtype()
+            .map(|d| compute_copy(&codec, d));
+        let backbone = match config.backbone_precision.dtype() {
+            Some(d) => compute_copy(&backbone, d),
+            None => backbone,
+        };
         Ok(Self {
-            codec: codec.no_grad(),
+            codec,
+            codec_compute,
             conditioner: conditioner.no_grad(),
             backbone: backbone.no_grad(),
             schedule,
@@ -134,6 +149,7 @@ impl<K: Components> FrozenContext<K> {
     pub fn replica(&self, device: &Device) -> Self {
         Self {
             codec: self.codec.clone().fork(device),
+            codec_compute: self.codec_compute.clone().map(|c| c.fork(device)),
             conditioner: self.conditioner.clone().fork(device),
             backbone: self.backbone.clone().fork(device),
             schedule: self.schedule.clone(),
@@ -142,6 +158,42 @@ impl<K: Components> FrozenContext<K> {
             augment: self.augment,
             step_rng: Mutex::new(self.step_rng.lock().expect("step rng poisoned").clone()),
             unconditional: OnceLock::new(),
+        }
+    }
+
+    /// Scaled latents → images in `[-1, 1]`, differentiably, in `vae_precision` (images f32).
+    pub fn decode(&self, latents: Tensor<4>) -> Tensor<4> {
+        match (&self.codec_compute, self.config.vae_precision.dtype()) {
+            (Some(c), Some(d)) => c.decode(latents.cast(d)).cast(DType::F32),
+            _ => self.codec.decode(latents),
+        }
+    }
+
+    /// Images → scaled latents in `vae_precision` (latents f32).
+    pub fn encode(&self, images: Tensor<4>) -> Tensor<4> {
+        match (&self.codec_compute, self.config.vae_precision.dtype()) {
+            (Some(c), Some(d)) => c.encode(images.cast(d)).cast(DType::F32),
+            _ => self.codec.encode(images),
+        }
+    }
+
+    /// The backbone's features of `images`, computed in `backbone_precision` (the backbone
+    /// takes f32 images and runs in its weights' dtype) and handed to the heads in f32.
+    pub fn features(&self, images: Tensor<4>) -> BackboneFeatures {
+        let f = self.backbone.forward(images);
+        if self.config.backbone_precision.dtype().is_none() {
+            return f;
+        }
+        BackboneFeatures {
+            taps: f
+                .taps
+                .into_iter()
+                .map(|t| Tap {
+                    tokens: t.tokens.cast(DType::F32),
+                    cls: t.cls.cast(DType::F32),
+                })
+                .collect(),
+            cls: f.cls.cast(DType::F32),
         }
     }
 
@@ -326,7 +378,7 @@ impl<K: Components> AdtModel<K> {
         let device = real.device();
         let x0 = match &batch.latents {
             Some(z) => z.clone().detach(),
-            None => self.ctx.codec.encode(real.clone()).detach(),
+            None => self.ctx.encode(real.clone()).detach(),
         };
         let conditioner = &self.ctx.conditioner;
         let text = match &batch.text {

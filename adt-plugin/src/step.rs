@@ -35,7 +35,6 @@ use crate::metrics::StepMetrics;
 use crate::model::{AdtBatch, AdtModel, FrozenContext, PreparedBatch};
 use crate::precision::Compute;
 use crate::rng::EngineRng;
-use crate::traits::{Backbone, Codec};
 
 /// Build one player's optimizer (clipping is global-norm, done in [`crate::grads`], not here).
 pub fn build_optimizer(c: &OptimConfig) -> ModuleOptimizer {
@@ -170,7 +169,7 @@ pub fn simulate_fake<K: Components>(
             )
         }
     };
-    let image = model.ctx.codec.decode(x0_hat.clone());
+    let image = model.ctx.decode(x0_hat.clone());
     Generated {
         plan,
         x0_hat,
@@ -203,10 +202,10 @@ pub fn discriminator_loss<K: Components>(
     rng: &mut EngineRng,
 ) -> DiscOutcome {
     let c = &model.ctx.config;
-    let bb = &model.ctx.backbone;
+    let ctx = &model.ctx;
     let disc = &model.discriminator;
-    let fake_f = bb.forward(draws.apply(fake.detach()));
-    let real_f = bb.forward(draws.apply(real));
+    let fake_f = ctx.features(draws.apply(fake.detach()));
+    let real_f = ctx.features(draws.apply(real));
     let emb = disc.embed(real_f.cls.clone().detach(), text);
     let real_in: Vec<Tensor<3>> = head_inputs(&real_f)
         .into_iter()
@@ -257,10 +256,10 @@ pub fn generator_adversarial_loss<K: Components>(
     text: Option<Tensor<2>>,
     draws: &AugmentDraws,
 ) -> Tensor<1> {
-    let bb = &model.ctx.backbone;
+    let ctx = &model.ctx;
     let disc = model.discriminator.clone().no_grad();
-    let fake_f = bb.forward(draws.apply(fake));
-    let real_f = bb.forward(draws.apply(real));
+    let fake_f = ctx.features(draws.apply(fake));
+    let real_f = ctx.features(draws.apply(real));
     let emb = disc.embed(real_f.cls.clone().detach(), text);
     let fake_in: Vec<Tensor<3>> = head_inputs(&fake_f);
     losses::g_adversarial(disc.score(&fake_in, emb))

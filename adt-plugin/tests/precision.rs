@@ -9,7 +9,7 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 use burn::tensor::DType;
 
-use crate::common::{config, max_diff, run_with, values};
+use crate::common::{Report, config, max_diff, run_with, values};
 use crate::resume::assert_resume_is_exact;
 
 fn ten_steps(precision: Precision) -> AdtConfig {
@@ -28,8 +28,9 @@ impl ModuleVisitor for Dtypes {
     }
 }
 
-#[test]
-fn a_bf16_run_tracks_the_f32_run_with_f32_masters() {
+/// The f32 run of 10 steps and the same run with `bf16` (its run directories live in the
+/// returned temporary directory).
+fn twin_runs(bf16: AdtConfig) -> (tempfile::TempDir, Report, Report) {
     let tmp = tempfile::tempdir().unwrap();
     let f32_run = run_with(
         ten_steps(Precision::F32),
@@ -37,17 +38,15 @@ fn a_bf16_run_tracks_the_f32_run_with_f32_masters() {
         None,
         false,
     );
-    let bf16_run = run_with(
-        ten_steps(Precision::Bf16),
-        &tmp.path().join("bf16"),
-        None,
-        false,
-    );
+    let bf16_run = run_with(bf16, &tmp.path().join("bf16"), None, false);
+    (tmp, f32_run, bf16_run)
+}
+
+/// Every step's losses and generator gradient norm within bf16's precision of the f32 run's,
+/// and not all bit-identical (bf16 was used).
+fn assert_tracks(f32_run: &Report, bf16_run: &Report) {
     let mut any_differs = false;
     for ((s, a), (_, b)) in f32_run.history.iter().zip(&bf16_run.history) {
-        // The generator's gradient reaches the f32 masters through the bf16 copy.
-        let g = b.g_grad_norm.unwrap();
-        assert!(g > 0.0, "step {s}: no generator gradient in bf16");
         for (name, x, y) in [
             ("l_diff", a.l_diff, b.l_diff),
             ("g_adv", a.g_adv, b.g_adv),
@@ -67,6 +66,19 @@ fn a_bf16_run_tracks_the_f32_run_with_f32_masters() {
         any_differs,
         "the bf16 run is bit-identical to f32: bf16 was not used"
     );
+}
+
+#[test]
+fn a_bf16_run_tracks_the_f32_run_with_f32_masters() {
+    let (_tmp, f32_run, bf16_run) = twin_runs(ten_steps(Precision::Bf16));
+    for (_, b) in &bf16_run.history {
+        // The generator's gradient reaches the f32 masters through the bf16 copy.
+        assert!(
+            b.g_grad_norm.unwrap() > 0.0,
+            "no generator gradient in bf16"
+        );
+    }
+    assert_tracks(&f32_run, &bf16_run);
     // Master weights stay f32 and close to the f32 run's.
     let mut d = Dtypes(Vec::new());
     bf16_run.model.generator.visit(&mut d);
@@ -109,7 +121,29 @@ fn unsupported_precisions_are_named() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("fp8") && e.contains("bf16"), "{e}");
-    let c = AdtConfig::from_toml_str("vae_precision = \"bf16\"\n").unwrap();
-    let e = c.validate().unwrap_err().to_string();
-    assert!(e.contains("vae_precision"), "{e}");
+    for key in ["vae_precision", "backbone_precision"] {
+        let e = AdtConfig::from_toml_str(&format!("{key} = \"f16\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("f16") && e.contains("bf16"), "{e}");
+    }
+}
+
+/// The frozen parts in bf16 too (VAE decode/encode, backbone): the run still tracks f32,
+/// and the heads and masters see f32.
+#[test]
+fn a_run_with_bf16_frozen_parts_tracks_the_f32_run() {
+    let (_tmp, f32_run, bf16_run) = twin_runs(AdtConfig {
+        vae_precision: Precision::Bf16,
+        backbone_precision: Precision::Bf16,
+        ..ten_steps(Precision::Bf16)
+    });
+    assert_tracks(&f32_run, &bf16_run);
+    let ctx = &bf16_run.model.ctx;
+    let mut d = Dtypes(Vec::new());
+    ctx.backbone.visit(&mut d);
+    assert!(d.0.iter().all(|t| *t == DType::BF16), "{:?}", d.0);
+    let mut d = Dtypes(Vec::new());
+    bf16_run.model.discriminator.visit(&mut d);
+    assert!(d.0.iter().all(|t| *t == DType::F32), "heads: {:?}", d.0);
 }

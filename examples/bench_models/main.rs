@@ -127,6 +127,28 @@ struct Args {
     /// Internal: one configuration of `--memory`, in a fresh process.
     #[arg(long, hide = true)]
     memory_child: Option<String>,
+    /// `--memory`: the denoiser and VAE (`small`: bench-cases.md's; `sd15`, `sdxl`: the real
+    /// architectures with random weights, for a GPU).
+    #[arg(long, value_enum, default_value = "small")]
+    memory_model: memory::Scale,
+    /// `--memory`: image side (default: the model's native 128 / 512 / 1024).
+    #[arg(long)]
+    memory_image: Option<usize>,
+    /// `--memory`: images per step.
+    #[arg(long, default_value_t = 2)]
+    memory_batch: usize,
+    /// `--memory`: only these settings (adversarial, checkpointing, LoRA as 0/1; bf16 as 0, 1
+    /// for the denoiser, 2 for everything; e.g. `1211`); comma list.
+    #[arg(long, value_delimiter = ',')]
+    memory_only: Vec<String>,
+    /// `--memory`: `docs/memory/step-costs.json` (scripts/report/step_costs.py), for the
+    /// step's achieved model TFLOP/s.
+    #[arg(long)]
+    memory_flops: Option<std::path::PathBuf>,
+    /// `--memory`: the device's peak TFLOP/s in f32 and in bf16 (`F32,BF16`, e.g. an H100
+    /// SXM's dense `67,989`), for the fraction of peak.
+    #[arg(long, value_delimiter = ',', num_args = 2)]
+    memory_peak_tflops: Vec<f64>,
 }
 
 /// Standard-normal tensor, as `torch.randn`.
@@ -223,7 +245,22 @@ fn round2(x: f64) -> f64 {
 fn main() {
     let args = Args::parse();
     if args.memory || args.memory_child.is_some() {
-        return memory::main(args.memory_child.as_deref());
+        return memory::main(
+            args.memory_child.as_deref(),
+            memory::Options {
+                scale: args.memory_model,
+                image: args.memory_image,
+                batch: args.memory_batch,
+                device: args.device,
+                only: args.memory_only.clone(),
+                json: args.json,
+                flops: args.memory_flops.clone(),
+                peak_tflops: match args.memory_peak_tflops[..] {
+                    [f32, bf16] => Some((f32, bf16)),
+                    _ => None,
+                },
+            },
+        );
     }
     let selected: Vec<&Case> = if args.case.is_empty() {
         CASES.iter().collect()

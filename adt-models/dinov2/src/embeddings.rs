@@ -4,6 +4,7 @@
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::prelude::*;
+use burn::tensor::DType;
 
 use crate::Dinov2Error;
 use crate::config::{Dinov2Config, Layout, PosInterpolation};
@@ -108,6 +109,9 @@ impl Dinov2Embeddings {
         } else {
             pixel_values
         };
+        // As transformers: pixel_values in the patch projection's dtype (bf16 weights run the
+        // network in bf16; preprocessing stays f32).
+        let x = x.cast(self.patch_embeddings.projection.weight.val().dtype());
         let patches = self.patch_embeddings.projection.forward(x); // [B, D, gh, gw]
         let d = patches.dims()[1];
         let patches = patches.reshape([b, d, gh * gw]).swap_dims(1, 2);
@@ -144,6 +148,9 @@ impl Dinov2Embeddings {
             return table;
         }
         let m = (n as f64).sqrt().round() as usize;
+        // Resampled in f32 and cast back, as transformers' interpolate_pos_encoding.
+        let dtype = table.dtype();
+        let table = table.cast(DType::F32);
         let cls = table.clone().slice([0..1, 0..d]);
         let grid = table.slice([1..n1, 0..d]).reshape([m, m, d]);
         let interp = self.interpolation;
@@ -163,6 +170,6 @@ impl Dinov2Embeddings {
             interp.antialias,
             sampling,
         );
-        Tensor::cat(vec![cls, grid.reshape([gh * gw, d])], 0)
+        Tensor::cat(vec![cls, grid.reshape([gh * gw, d])], 0).cast(dtype)
     }
 }

@@ -86,6 +86,9 @@ impl Backbone for ToyBackbone {
         let std = Tensor::<1>::from_data(TensorData::new(STD.to_vec(), [3]), &device)
             .reshape([1, 3, 1, 1]);
         let x = (x.add_scalar(1.0).mul_scalar(0.5) - mean) / std;
+        // Preprocessing in f32, the network in its weights' dtype (transformers' DINOv2 casts
+        // pixel_values to the patch projection's dtype).
+        let x = x.cast(self.patch_embed.weight.val().dtype());
         let p = self.patch_embed.forward(x);
         let [_, c, gh, gw] = p.dims();
         let mut tokens = p.reshape([b, c, gh * gw]).swap_dims(1, 2);
