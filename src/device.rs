@@ -35,9 +35,23 @@ impl DeviceArg {
                  core; data parallel needs --device wgpu (built with --features wgpu)"
             )),
             #[cfg(feature = "wgpu")]
-            (Self::Wgpu, n) => Ok((0..n)
-                .map(|i| Device::wgpu(burn::tensor::DeviceKind::DiscreteGpu(i)))
-                .collect()),
+            (Self::Wgpu, n) => {
+                // The cards this build reaches (a CPU or a software rasterizer is no card): a
+                // world larger than the machine is refused here, not when device n fails to
+                // come up mid-run.
+                let cards = Device::enumerate_physical();
+                if cards.len() < n {
+                    let names: Vec<&str> = cards.iter().map(|c| c.name.as_str()).collect();
+                    return Err(format!(
+                        "--devices {n}: wgpu reaches {} GPU(s) on this machine {names:?}; ask \
+                         for at most that many",
+                        cards.len()
+                    ));
+                }
+                Ok((0..n)
+                    .map(|i| Device::wgpu(burn::tensor::DeviceKind::DiscreteGpu(i)))
+                    .collect())
+            }
         }
     }
 

@@ -26,6 +26,37 @@ pub fn run(cmd: &mut Command) -> String {
     text
 }
 
+/// `half` holds every tensor of the safetensors file `full` rounded to `dtype`, and its header
+/// says so for each (tensor_io upcasts what it reads, so the header is read here).
+pub fn assert_rounded_copy(full: &Path, half: &Path, dtype: burn::tensor::DType) {
+    use adt::models::common::tensor_io::read_tensors;
+    let file = std::fs::read(half).unwrap();
+    let n = u64::from_le_bytes(file[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&file[8..8 + n]).unwrap();
+    let name = format!("{dtype:?}").to_uppercase();
+    for (key, entry) in header.as_object().unwrap() {
+        if key != "__metadata__" && !key.ends_with(".alpha") {
+            assert_eq!(entry["dtype"], name.as_str(), "{}: {key}", half.display());
+        }
+    }
+    let (full, half) = (read_tensors(full).unwrap(), read_tensors(half).unwrap());
+    assert_eq!(
+        full.keys().collect::<Vec<_>>(),
+        half.keys().collect::<Vec<_>>()
+    );
+    for (key, t) in &full {
+        let rounded = t
+            .clone()
+            .convert_dtype(dtype)
+            .convert_dtype(burn::tensor::DType::F32);
+        assert_eq!(
+            half[key].as_bytes(),
+            rounded.as_bytes(),
+            "{key}: not the f32 tensor rounded to {dtype:?}"
+        );
+    }
+}
+
 /// 14 images 32×32 of 4 colours with captions, plus one corrupt file and one missing file.
 fn run_ok(dir: &Path, run_dir: &str, step: usize, out: &str) {
     run(adt()
@@ -210,6 +241,21 @@ fn train_resume_export_sample() {
         ))
         .unwrap();
     assert!(weights("resumed") != base, "export wrote the base weights");
+
+    // --dtype f16: every tensor of the f32 export rounded to half, in half the bytes.
+    run(adt()
+        .args(["export", "--step", "4", "--dtype", "f16", "--out"])
+        .arg(dir.join("export-f16"))
+        .arg(dir.join("run")));
+    assert_rounded_copy(
+        &dir.join("export-resumed/unet/diffusion_pytorch_model.safetensors"),
+        &dir.join("export-f16/unet/diffusion_pytorch_model.safetensors"),
+        burn::tensor::DType::F16,
+    );
+    assert!(
+        weights("f16").len() * 10 < weights("resumed").len() * 6,
+        "the f16 file is not about half the f32 one"
+    );
 
     let samples = dir.join("samples");
     run(adt()

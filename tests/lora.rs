@@ -138,6 +138,12 @@ fn lora_train_export_and_sample() {
     export(&["--lora"], "peft");
     export(&["--lora", "--lora-format", "kohya"], "kohya");
     export(&["--merge-lora"], "merged");
+    export(&["--lora", "--dtype", "bf16"], "peft-bf16");
+    crate::cli_train::assert_rounded_copy(
+        &dir.join("peft/pytorch_lora_weights.safetensors"),
+        &dir.join("peft-bf16/pytorch_lora_weights.safetensors"),
+        burn::tensor::DType::BF16,
+    );
     let peft_file = dir.join("peft/pytorch_lora_weights.safetensors");
     let kohya_file = dir.join("kohya/run.safetensors");
     let keys = read_tensors(&peft_file).unwrap();

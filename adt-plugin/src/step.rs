@@ -7,7 +7,9 @@
 //! 3. `d_steps_per_g` D updates on `sg(fake)` vs the paired real image (same DiffAugment draws for
 //!    both), hinge (+R1); the spectral-norm vectors advance after each update;
 //! 4. one G update: `λ_adv·(−mean D(fake)) + λ_diff·L_diff`, D frozen (`no_grad` copy), gradients
-//!    through augment → backbone → decoder → the K steps; EMA update.
+//!    through augment → backbone → decoder → the K steps; EMA update. The two terms' gradients
+//!    come from two backward passes (the adversarial one before L_diff's forward pass), so one
+//!    graph is alive at a time.
 //!
 //! Each player's gradient is collected with `GradientsParams::from_module` on its own module, so a
 //! D update cannot move θ and a G update cannot move a head. A non-finite loss skips that player's
@@ -324,7 +326,10 @@ fn single_step<K: Components>(
     };
     let mut report = StepReport::default();
 
-    let mut g_adv_t = None;
+    // The generator's gradient is the sum of two backward passes: the adversarial term's as
+    // soon as it is known (its graph — the K sampler steps, the decode, the backbone — is freed
+    // before L_diff's forward pass records its own), then L_diff's. One graph at a time.
+    let mut g_grads = GradientsAccumulator::new();
     if c.adversarial {
         m.lr_d = Some(lr_d);
         let gen_out = generate(&model, &prep, rng);
@@ -361,8 +366,11 @@ fn single_step<K: Components>(
             prep.cond.cond.pooled.clone(),
             &draws,
         );
-        m.g_adv = Some(adv.clone().into_scalar::<f64>());
-        g_adv_t = Some(adv);
+        let g_adv = adv.clone().into_scalar::<f64>();
+        m.g_adv = Some(g_adv);
+        if g_adv.is_finite() {
+            accumulate_backward(&mut g_grads, &model.generator, adv.mul_scalar(c.lambda_adv));
+        }
         report.plan = Some(gen_out.plan);
     }
 
@@ -370,17 +378,23 @@ fn single_step<K: Components>(
     let l_diff_t = model.diffusion_loss(&prep, &draws);
     let l_diff = l_diff_t.clone().into_scalar::<f64>();
     m.l_diff = Some(l_diff);
-    let mut total_t = l_diff_t.mul_scalar(c.lambda_diff);
-    let mut total = c.lambda_diff * l_diff;
-    if let (Some(adv_t), Some(adv)) = (g_adv_t, m.g_adv) {
-        total_t = total_t + adv_t.mul_scalar(c.lambda_adv);
-        total += c.lambda_adv * adv;
-    }
+    let total = c.lambda_diff * l_diff + m.g_adv.map_or(0.0, |a| c.lambda_adv * a);
     m.g_total = Some(total);
     if total.is_finite() {
-        let mut grads = total_t.backward();
-        let gp = GradientsParams::from_module(&mut grads, &model.generator);
-        model = update_generator(model, optims, ema, gp, lr_g, &mut m, &mut report);
+        accumulate_backward(
+            &mut g_grads,
+            &model.generator,
+            l_diff_t.mul_scalar(c.lambda_diff),
+        );
+        model = update_generator(
+            model,
+            optims,
+            ema,
+            g_grads.grads(),
+            lr_g,
+            &mut m,
+            &mut report,
+        );
     } else {
         report.nonfinite.push("g_total");
     }
@@ -679,9 +693,9 @@ fn accumulated_step<K: Components>(
                     .map(|(plan, noise, g)| (plan.clone(), rows(noise, i), g.rows(i * b, b)));
                 let main = main.clone();
                 Box::new(move || {
-                    let l = model.diffusion_loss(prep, &draws);
-                    let l_diff = l.clone().into_scalar::<f64>();
-                    let mut total_t = l.mul_scalar(c.lambda_diff);
+                    // As in `single_step`: the adversarial term's backward pass first, then
+                    // L_diff's, so one graph is alive at a time.
+                    let mut acc = GradientsAccumulator::new();
                     let mut g_adv = 0.0;
                     if let Some((plan, start, g_draws)) = adv_inputs {
                         let fake = simulate_fake(model, prep, plan, start, true);
@@ -693,15 +707,21 @@ fn accumulated_step<K: Components>(
                             &g_draws,
                         );
                         g_adv = adv.clone().into_scalar::<f64>();
-                        total_t = total_t + adv.mul_scalar(c.lambda_adv);
+                        if g_adv.is_finite() {
+                            let adv = adv.mul_scalar(c.lambda_adv * share);
+                            accumulate_backward(&mut acc, &model.generator, adv);
+                        }
                     }
-                    let mut grads = total_t.mul_scalar(share).backward();
-                    let grads = GradientsParams::from_module(&mut grads, &model.generator)
-                        .to_device(&main, &model.generator);
+                    let l = model.diffusion_loss(prep, &draws);
+                    let l_diff = l.clone().into_scalar::<f64>();
+                    if l_diff.is_finite() {
+                        let l = l.mul_scalar(c.lambda_diff * share);
+                        accumulate_backward(&mut acc, &model.generator, l);
+                    }
                     GenPart {
                         l_diff,
                         g_adv,
-                        grads,
+                        grads: acc.grads().to_device(&main, &model.generator),
                     }
                 }) as Box<dyn FnOnce() -> GenPart + Send + '_>
             })
@@ -732,6 +752,17 @@ fn accumulated_step<K: Components>(
     m.step_time_s = Some(t0.elapsed().as_secs_f64());
     report.metrics = m;
     (model, Ok(report))
+}
+
+/// Add the gradient of `loss` with respect to `module`'s parameters to `acc` (its graph is
+/// consumed, so its activations are freed before the caller records the next one).
+fn accumulate_backward<M: burn::module::Module>(
+    acc: &mut GradientsAccumulator<M>,
+    module: &M,
+    loss: Tensor<1>,
+) {
+    let mut grads = loss.backward();
+    acc.accumulate(module, GradientsParams::from_module(&mut grads, module));
 }
 
 /// Clip the heads' gradients to the global norm and step their optimizer (the spectral-norm

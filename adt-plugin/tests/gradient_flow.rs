@@ -331,3 +331,48 @@ fn noise_start_makes_the_full_start_independent_of_the_real_image() {
         "the instrument must see x0 leaking without it"
     );
 }
+
+/// The G update's gradient is `λ_adv·∇adv + λ_diff·∇L_diff`, assembled from two backward
+/// passes (one graph alive at a time) in the single and the accumulated step alike:
+/// `f(t) = ‖g_adv + t·g_diff‖²` is the quadratic its values at t = 0, 1 and the pure `g_diff`
+/// norm fix, so the norm at t = 2 is predicted.
+#[test]
+fn the_generator_gradient_is_the_weighted_sum_of_both_terms() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (accum, batch) in [(1, 4), (2, 2)] {
+        let norm = |lambda_adv: f64, lambda_diff: f64| {
+            let config = adt_plugin::AdtConfig {
+                total_steps: 1,
+                checkpoint_every: 100,
+                grad_accum: accum,
+                batch_size: batch,
+                lambda_adv,
+                lambda_diff,
+                ..toy_config()
+            };
+            let dir = tmp
+                .path()
+                .join(format!("{accum}-{lambda_adv}-{lambda_diff}"));
+            let report = crate::common::run_with(config, &dir, None, false);
+            report.history[0].1.g_grad_norm.unwrap()
+        };
+        let a = norm(1.0, 0.0).powi(2);
+        let d = norm(0.0, 1.0).powi(2);
+        let f1 = norm(1.0, 1.0).powi(2);
+        let b = (f1 - a - d) / 2.0;
+        let predicted = a + 4.0 * b + 4.0 * d;
+        let f2 = norm(1.0, 2.0).powi(2);
+        assert!(
+            a > 0.0 && d > 0.0,
+            "grad_accum {accum}: a term has no gradient"
+        );
+        assert!(
+            (f2 - predicted).abs() <= 1e-4 * f2,
+            "grad_accum {accum}: ‖g_adv + 2 g_diff‖² = {f2}, predicted {predicted}"
+        );
+        assert!(
+            (f1 - a).abs() > 1e-3 * f1 && (f1 - d).abs() > 1e-3 * f1,
+            "grad_accum {accum}: the sum equals one of its terms"
+        );
+    }
+}

@@ -8,10 +8,11 @@ written by scripts/report/step_costs.py).
 
 The formula, per setting (precision, checkpointing, LoRA) and step kind:
 
-    graph(size)     = U + V + B (ADT: the G step keeps the K = 1 sampler step's and the
-                      L_diff pass's UNet graphs, so U counts twice; the VAE decode's and the
-                      backbone's graphs) or U (plain), from PyTorch's saved-for-backward bytes
-                      with non-fused attention at that size (step_costs.py)
+    graph(size)     = U + V + B (ADT: the G step's adversarial graph — the K = 1 sampler
+                      step's UNet pass, the VAE decode, the backbone — the largest one alive;
+                      L_diff's UNet graph is recorded after that one is freed) or U (plain),
+                      from PyTorch's saved-for-backward bytes with non-fused attention at that
+                      size (step_costs.py)
     extras(size)    = 4 B × trainable (f32 gradients) + 2 B × denoiser params (bf16: the
                       step's bf16 copy of the weights)
     frozen          = 4 B × (VAE + DINOv2-S params); with everything bf16 (setting digit 2)
@@ -49,7 +50,7 @@ def graph(row, adversarial):
     u = row["denoiser_saved_mib"] * 2**20
     if not adversarial:
         return u
-    return 2 * u + (row["vae_decode_saved_mib"] + row["backbone_saved_mib"]) * 2**20
+    return u + (row["vae_decode_saved_mib"] + row["backbone_saved_mib"]) * 2**20
 
 
 def extras(params, trainable, bf16):

@@ -26,7 +26,7 @@ use burn::prelude::*;
 use crate::device::DeviceArg;
 use crate::eval::{AttributeHeads, FeatureNet, Grid, GridResult, Reference, run_grid};
 use crate::family::{FamilyJob, ModelSpec};
-use crate::train::{Display, ExportKind, TrainConfig, export_denoiser};
+use crate::train::{Display, ExportDtype, ExportKind, TrainConfig, export_denoiser};
 use adt_data::{ShapesDomain, Split};
 use anyhow::{Context, Result, bail};
 /// Every knob of the quickstart (also its command-line flags).
@@ -170,6 +170,7 @@ pub fn run(args: &Args) -> Result<Outcome> {
             None,
             GeneratorWeights::Preferred,
             ExportKind::Full,
+            ExportDtype::F32,
             &out.join(name).join("export"),
             &device,
         )?;

@@ -9,10 +9,36 @@ use adt_family::adapters::ComponentDenoiser;
 use adt_family::lora::{LoraFormat, PEFT_FILE, lora_layers, write_lora};
 use adt_plugin::checkpoint::{CheckpointDir, GeneratorWeights, Stored, load_generator};
 use adt_plugin::lora::{LoraConfig, adapters, apply_lora};
+use adt_plugin::precision::compute_copy;
 use adt_plugin::rng::EngineRng;
 use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::prelude::*;
+use burn::tensor::DType;
+
+/// The dtype of the exported tensors (`adt export --dtype`). Training keeps f32 master
+/// weights; a half-precision file is half the size and what most users load anyway.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportDtype {
+    /// As trained.
+    #[default]
+    F32,
+    /// IEEE half (diffusers' `torch_dtype=torch.float16`).
+    F16,
+    /// bfloat16.
+    Bf16,
+}
+
+impl ExportDtype {
+    /// The burn dtype to cast to, `None` for f32 (written as stored).
+    pub fn dtype(self) -> Option<DType> {
+        match self {
+            Self::F32 => None,
+            Self::F16 => Some(DType::F16),
+            Self::Bf16 => Some(DType::BF16),
+        }
+    }
+}
 
 /// What `adt export` writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,12 +69,14 @@ pub struct ExportReport {
 }
 
 /// Export the denoiser of `run_dir`'s checkpoint `step` (default: the latest) into `out` as
-/// `kind` says (`out/unet/` for SD1.x and SDXL, `out/transformer/` for SD3).
+/// `kind` says (`out/unet/` for SD1.x and SDXL, `out/transformer/` for SD3), its tensors in
+/// `dtype`.
 pub fn export_denoiser(
     run_dir: &Path,
     step: Option<usize>,
     which: GeneratorWeights,
     kind: ExportKind,
+    dtype: ExportDtype,
     out: &Path,
     device: &Device,
 ) -> Result<ExportReport> {
@@ -94,6 +122,7 @@ pub fn export_denoiser(
         dir: &dir,
         which,
         kind,
+        dtype,
         lora: lora.as_ref(),
         run_name: &run_name,
         out,
@@ -112,6 +141,7 @@ struct ExportJob<'a> {
     dir: &'a Path,
     which: GeneratorWeights,
     kind: ExportKind,
+    dtype: ExportDtype,
     lora: Option<&'a LoraConfig>,
     run_name: &'a str,
     out: &'a Path,
@@ -139,15 +169,25 @@ impl FamilyJob for ExportJob<'_> {
         let written = match self.kind {
             ExportKind::Full | ExportKind::MergedLora => {
                 let dir = self.out.join(subfolder);
+                let denoiser = denoiser.materialize();
+                let denoiser = match self.dtype.dtype() {
+                    Some(d) => compute_copy(&denoiser, d),
+                    None => denoiser,
+                };
                 denoiser
-                    .materialize()
                     .save_pretrained(&dir)
                     .with_context(|| format!("writing {}", dir.display()))?;
                 dir
             }
             ExportKind::Lora(format) => {
                 let lora = self.lora.expect("checked: a LoRA run");
-                let layers = lora_layers::<F::Denoiser>(&adapters(&denoiser), lora.alpha())?;
+                let mut layers = lora_layers::<F::Denoiser>(&adapters(&denoiser), lora.alpha())?;
+                if let Some(d) = self.dtype.dtype() {
+                    for layer in layers.values_mut() {
+                        layer.down = layer.down.clone().convert_dtype(d);
+                        layer.up = layer.up.clone().convert_dtype(d);
+                    }
+                }
                 let file = match format {
                     LoraFormat::Peft => self.out.join(PEFT_FILE),
                     LoraFormat::Kohya => self.out.join(format!("{}.safetensors", self.run_name)),

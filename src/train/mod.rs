@@ -34,7 +34,7 @@ pub use cache::{module_hash, open_cache};
 pub use config::{
     DiscriminatorSection, ModelSection, TrainConfig, ValidationSection, apply_override,
 };
-pub use export::{ExportKind, ExportReport, export_denoiser};
+pub use export::{ExportDtype, ExportKind, ExportReport, export_denoiser};
 pub use loader::BucketLoader;
 pub use validation::ValidationPlan;
 

@@ -94,7 +94,8 @@ pub fn write_tensors_with_metadata(
     write_atomic(path, &bytes)
 }
 
-/// Serialise tensors (f32 / i64 / bool) to safetensors bytes in memory;
+/// Serialise tensors (f16 and bf16 as they are; other floats as f32, integers as i64, bool)
+/// to safetensors bytes in memory;
 /// `origin` only names the data in errors.
 pub fn to_safetensors_bytes(
     origin: &Path,
@@ -112,7 +113,16 @@ fn serialize(
     let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
     for (name, data) in tensors {
         let shape = data.shape().to_vec();
-        let (dtype, bytes) = if data.dtype().is_float() {
+        let (dtype, bytes) = if matches!(data.dtype(), DType::F16 | DType::BF16) {
+            // Half-precision tensors keep their dtype (an `adt export --dtype` file); their
+            // bytes are already little-endian 16-bit values.
+            let dtype = if data.dtype() == DType::F16 {
+                Dtype::F16
+            } else {
+                Dtype::BF16
+            };
+            (dtype, data.as_bytes().to_vec())
+        } else if data.dtype().is_float() {
             let v = data.iter::<f32>().flat_map(f32::to_le_bytes).collect();
             (Dtype::F32, v)
         } else if matches!(data.dtype(), DType::Bool(_)) {

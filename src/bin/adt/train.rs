@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use adt::models::family::lora::LoraFormat;
 use adt::plugin::checkpoint::GeneratorWeights;
-use adt::train::{Display, ExportKind, TrainConfig, export_denoiser, run_config, train};
+use adt::train::{
+    Display, ExportDtype, ExportKind, TrainConfig, export_denoiser, run_config, train,
+};
 use anyhow::Result;
 
 use adt::device::DeviceArg;
@@ -100,6 +102,9 @@ pub struct ExportArgs {
     /// A LoRA run: write full weights with the adapters merged in (OUT/unet or OUT/transformer).
     #[arg(long)]
     merge_lora: bool,
+    /// The exported tensors' dtype (training keeps f32; `f16` or `bf16` halve the file).
+    #[arg(long, value_enum, default_value_t)]
+    dtype: ExportDtype,
 }
 
 impl ExportArgs {
@@ -121,6 +126,7 @@ impl ExportArgs {
             self.step,
             which,
             kind,
+            self.dtype,
             &self.out,
             &DeviceArg::Cpu.device(),
         )?;

@@ -6,6 +6,7 @@
 use burn::module::Param;
 use burn::nn::{Dropout, DropoutConfig, Linear};
 use burn::prelude::*;
+use burn::tensor::DType;
 use burn::tensor::activation::{gelu_approximate, silu};
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
@@ -38,11 +39,16 @@ impl QkNorm {
         }
     }
 
-    /// `[B, H, L, D]` → normed, scaled by `weight`.
+    /// `[B, H, L, D]` → normed, scaled by `weight`. As diffusers' `RMSNorm`, the variance and
+    /// the normalisation run in f32 and the result is cast to the weight's dtype before the
+    /// scale (no-ops in f32; with bf16 weights the mean of squares keeps f32 precision).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let weight = self.weight.val();
+        let x = x.cast(DType::F32);
         let var = x.clone().powi_scalar(2).mean_dim(3);
-        let d = self.weight.dims()[0];
-        (x / (var + self.eps).sqrt()) * self.weight.val().reshape([1, 1, 1, d])
+        let d = weight.dims()[0];
+        let dtype = weight.dtype();
+        (x / (var + self.eps).sqrt()).cast(dtype) * weight.reshape([1, 1, 1, d])
     }
 }
 
