@@ -24,8 +24,9 @@ impl DeviceArg {
         }
     }
 
-    /// `n` devices for data-parallel training (plain ones): the first `n` discrete GPUs for
-    /// `wgpu`; the CPU backend is one device.
+    /// `n` devices for data-parallel training (plain ones): for `wgpu` the first `n` GPUs it
+    /// reaches (discrete and integrated alike), in burn's enumeration order; the CPU backend is
+    /// one device.
     pub fn devices(self, n: usize) -> Result<Vec<Device>, String> {
         match (self, n) {
             (_, 0) => Err("--devices must be at least 1".into()),
@@ -36,9 +37,9 @@ impl DeviceArg {
             )),
             #[cfg(feature = "wgpu")]
             (Self::Wgpu, n) => {
-                // The cards this build reaches (a CPU or a software rasterizer is no card): a
-                // world larger than the machine is refused here, not when device n fails to
-                // come up mid-run.
+                // The cards this build reaches (a CPU or a software rasterizer is no card), each
+                // through its wgpu device: a world larger than the machine is refused here,
+                // not when device n fails to come up mid-run.
                 let cards = Device::enumerate_physical();
                 if cards.len() < n {
                     let names: Vec<&str> = cards.iter().map(|c| c.name.as_str()).collect();
@@ -48,9 +49,18 @@ impl DeviceArg {
                         cards.len()
                     ));
                 }
-                Ok((0..n)
-                    .map(|i| Device::wgpu(burn::tensor::DeviceKind::DiscreteGpu(i)))
-                    .collect())
+                cards
+                    .into_iter()
+                    .take(n)
+                    .map(|card| {
+                        let name = card.name.clone();
+                        card.devices
+                            .into_vec()
+                            .into_iter()
+                            .next()
+                            .ok_or_else(|| format!("GPU {name}: no wgpu device reaches it"))
+                    })
+                    .collect()
             }
         }
     }

@@ -137,8 +137,9 @@ struct Args {
     /// `--memory`: images per step.
     #[arg(long, default_value_t = 2)]
     memory_batch: usize,
-    /// `--memory`: only these settings (adversarial, checkpointing, LoRA as 0/1; bf16 as 0, 1
-    /// for the denoiser, 2 for everything; e.g. `1211`); comma list.
+    /// `--memory`: only these settings, four digits in the order adversarial (0/1), bf16 (0,
+    /// 1 for the denoiser, 2 for everything), checkpointing (0/1), LoRA (0/1); e.g. `1211`;
+    /// comma list.
     #[arg(long, value_delimiter = ',')]
     memory_only: Vec<String>,
     /// `--memory`: `docs/memory/step-costs.json` (scripts/report/step_costs.py), for the
@@ -147,7 +148,7 @@ struct Args {
     memory_flops: Option<std::path::PathBuf>,
     /// `--memory`: the device's peak TFLOP/s in f32 and in bf16 (`F32,BF16`, e.g. an H100
     /// SXM's dense `67,989`), for the fraction of peak.
-    #[arg(long, value_delimiter = ',', num_args = 2)]
+    #[arg(long, value_delimiter = ',')]
     memory_peak_tflops: Vec<f64>,
 }
 
@@ -256,8 +257,12 @@ fn main() {
                 json: args.json,
                 flops: args.memory_flops.clone(),
                 peak_tflops: match args.memory_peak_tflops[..] {
+                    [] => None,
                     [f32, bf16] => Some((f32, bf16)),
-                    _ => None,
+                    _ => {
+                        eprintln!("--memory-peak-tflops takes two numbers: F32,BF16");
+                        std::process::exit(2)
+                    }
                 },
             },
         );

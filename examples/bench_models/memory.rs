@@ -448,15 +448,15 @@ pub struct Options {
     pub peak_tflops: Option<(f64, f64)>,
 }
 
-/// Forward GFLOP of the denoiser, the VAE decode and the backbone for `batch` images of
-/// `image`² at `scale`, from `step_costs.py`'s file (its rows are per its own batch; FLOPs
-/// scale linearly with the batch).
+/// Forward GFLOP of the denoiser, the VAE decode, the backbone and the VAE encoder for `batch`
+/// images of `image`² at `scale`, from `step_costs.py`'s file (its rows are per its own batch;
+/// FLOPs scale linearly with the batch).
 fn component_gflop(
     path: &std::path::Path,
     scale: Scale,
     image: usize,
     batch: usize,
-) -> Result<[f64; 3], String> {
+) -> Result<[f64; 4], String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let v: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -478,23 +478,29 @@ fn component_gflop(
         g("denoiser_fwd_gflop"),
         g("vae_decode_fwd_gflop"),
         g("backbone_fwd_gflop"),
+        g("vae_encode_fwd_gflop"),
     ])
 }
 
 /// Model FLOPs of one step of `setting` (the MFU convention: recomputation by checkpointing
-/// is not counted), from the forward costs `[U, V, B]`:
+/// is not counted), from the forward costs `[U, V, B, E]`:
+/// - both steps encode the batch's real images (E, no graph: the benchmark has no latent
+///   cache);
 /// - ADT: m + 1 denoiser forwards (the simulated steps, L_diff) with 2 backward-passes' worth
 ///   for the K = 1 graph step and for L_diff (input and weight gradients; LoRA: input
 ///   gradients only, ≈ 1 forward), a VAE decode forward and its input-gradient backward,
 ///   and the backbone on fake and real images in the D update and in the G update plus the
-///   fake's input-gradient backward: `(m+1)U + 2·gU + 2V + 5B` with g = 2 (1 with LoRA);
-/// - plain: `U + gU`.
-fn step_gflop(setting: Setting, m: usize, [u, v, b]: [f64; 3]) -> f64 {
+///   fake's input-gradient backward: `E + (m+1)U + 2·gU + 2V + 5B` with g = 2 (1 with LoRA);
+/// - plain: `E + U + gU`.
+///
+/// The fraction of peak divides by the bf16 peak for every bf16 row, though with the denoiser
+/// alone in bf16 (digit 1) the VAE and backbone FLOPs (46% of SD1.5's step at 512²) run in f32.
+fn step_gflop(setting: Setting, m: usize, [u, v, b, e]: [f64; 4]) -> f64 {
     let g = if setting.lora { 1.0 } else { 2.0 };
     if setting.adversarial {
-        (m as f64 + 1.0) * u + 2.0 * g * u + 2.0 * v + 5.0 * b
+        e + (m as f64 + 1.0) * u + 2.0 * g * u + 2.0 * v + 5.0 * b
     } else {
-        u + g * u
+        e + u + g * u
     }
 }
 
@@ -565,6 +571,9 @@ pub fn main(child_job: Option<&str>, opts: Options) {
             r["device"] = opts.device.to_string().into();
             if let Some(t) = tflops {
                 r["model_tflops"] = t.into();
+                if let Some(p) = peak {
+                    r["peak_fraction"] = (t / p).into();
+                }
             }
             println!("{r}");
             continue;

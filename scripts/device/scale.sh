@@ -10,9 +10,18 @@
 # `--devices 1` with twice the accumulation (the same global batch), final losses compared.
 #
 # Expects `.gpu/xz/{bench_models,adt}.xz` (release, `--features wgpu`, stripped, xz) and
-# `.gl/*.deb` (Vulkan loader), as scripts/device/README.md describes. Budget: ≈ 8 min.
+# `.gl/*.deb` (Vulkan loader), as scripts/device/README.md describes.
+#
+#   bash scripts/device/scale.sh [sd15|sdxl|ddp|all]    (default all)
+#
+# A device call runs at most 600 s: BUDGET (default 540) bounds this invocation, each setting
+# gets at most what is left of it, and a setting that no longer fits is a row saying so — run
+# the parts as separate calls where all of them do not fit one.
 set -uo pipefail
 OUT=${OUT:-/tmp/adt-gpu-out}
+PART=${1:-all}
+BUDGET=${BUDGET:-540}
+start=$(date +%s)
 # shellcheck source=scripts/device/vulkan.sh
 . scripts/device/vulkan.sh
 for b in bench_models adt; do unpack "$b"; done
@@ -25,46 +34,55 @@ case "$(head -1 "$OUT/gpu.txt")" in
   *) PEAK= ;;
 esac
 
-# Sample the GPU's used memory every 100 ms into $1 until the returned pid is killed.
-sample_memory() {
-  nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 >"$1" 2>/dev/null &
-  echo $!
-}
+left() { echo $(( start + BUDGET - $(date +%s) )); }
 
 run_scale() { # model image seconds-limit settings...
   local model=$1 image=$2 limit=$3; shift 3
   echo "== $model at ${image}²" | tee -a "$OUT/scale.log"
   for s in "$@"; do
-    local smi pid
+    local t rc peak smi pid
+    t=$(left); [ "$t" -lt "$limit" ] || t=$limit
+    if [ "$t" -lt 20 ]; then
+      echo "{\"setting\":\"$s\",\"scale\":\"$model\",\"error\":\"skipped: BUDGET $BUDGET s spent\"}" | tee -a "$OUT/scale.jsonl"
+      continue
+    fi
     smi="$OUT/smi-$model-$s.txt"
-    pid=$(sample_memory "$smi")
-    timeout "$limit" "$BENCH" --memory --json --device wgpu --memory-model "$model" \
+    # The GPU's used memory every 100 ms while the setting runs.
+    nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 >"$smi" 2>/dev/null &
+    pid=$!
+    timeout "$t" "$BENCH" --memory --json --device wgpu --memory-model "$model" \
       --memory-image "$image" --memory-batch 1 --memory-only "$s" \
       --memory-flops docs/memory/step-costs.json ${PEAK:+--memory-peak-tflops $PEAK} \
-      >>"$OUT/scale.jsonl" 2>>"$OUT/scale.log" \
-      || echo "{\"setting\":\"$s\",\"scale\":\"$model\",\"error\":\"exit $? (timeout $limit s)\"}" >>"$OUT/scale.jsonl"
+      >>"$OUT/scale.jsonl" 2>>"$OUT/scale.log"
+    rc=$?
     kill "$pid" 2>/dev/null
-    echo "{\"setting\":\"$s\",\"scale\":\"$model\",\"smi_peak_mib\":$(sort -n "$smi" | tail -1 || echo null)}" >>"$OUT/scale-smi.jsonl"
+    if [ "$rc" -ne 0 ]; then
+      local why="exit $rc"; [ "$rc" -eq 124 ] && why="timeout after $t s"
+      echo "{\"setting\":\"$s\",\"scale\":\"$model\",\"error\":\"$why\"}" >>"$OUT/scale.jsonl"
+    fi
+    peak=$(sort -n "$smi" | tail -1)
+    echo "{\"setting\":\"$s\",\"scale\":\"$model\",\"smi_peak_mib\":${peak:-null}}" >>"$OUT/scale-smi.jsonl"
     tail -1 "$OUT/scale.jsonl"
   done
 }
 
-start=$(date +%s)
-# Settings as adversarial/bf16/checkpointing/LoRA bits: the ADT step with each saver, and
-# the plain step in f32 as the reference.
-run_scale sd15 512 90 0000 1000 1100 1200 1010 1001 1211
-run_scale sdxl 1024 120 1000 1100 1200 1010 1001 1211
+# Settings as four digits: adversarial, bf16 (1 the denoiser, 2 everything), checkpointing,
+# LoRA — the ADT step with each saver, and the plain step in f32 as the reference.
+case "$PART" in sd15|all) run_scale sd15 512 60 0000 1000 1100 1200 1010 1001 1211 ;; esac
+case "$PART" in sdxl|all) run_scale sdxl 1024 90 1000 1100 1200 1010 1001 1211 ;; esac
 
-if [ "$(nvidia-smi -L | wc -l)" -ge 2 ]; then
-  echo "== data parallel: --devices 2 vs 1" | tee -a "$OUT/scale.log"
-  FX=adt-models/sd15/tests/fixtures/tiny_sd15
-  common=(--device wgpu --plain --config scripts/device/ddp.toml --set "model.source=\"$PWD/$FX\""
-          --set "discriminator.backbone=\"$PWD/adt-models/dinov2/tests/fixtures/tiny\""
-          --set "data.source.root=\"$PWD/.gpu/data\"")
-  timeout 150 .gpu/bin/adt train "${common[@]}" --devices 2 --set out=\"/tmp/ddp2\" >>"$OUT/ddp.log" 2>&1
-  timeout 150 .gpu/bin/adt train "${common[@]}" --devices 1 --set adt.grad_accum=2 --set out=\"/tmp/ddp1\" >>"$OUT/ddp.log" 2>&1
-  for n in 1 2; do tail -1 "/tmp/ddp$n/events.jsonl" >"$OUT/ddp$n-last.json" 2>/dev/null; done
-else
-  echo "== data parallel: skipped, $(nvidia-smi -L | wc -l) GPU" | tee -a "$OUT/scale.log"
+if [ "$PART" = ddp ] || [ "$PART" = all ]; then
+  if [ "$(nvidia-smi -L | wc -l)" -ge 2 ]; then
+    echo "== data parallel: --devices 2 vs 1" | tee -a "$OUT/scale.log"
+    FX=adt-models/sd15/tests/fixtures/tiny_sd15
+    common=(--device wgpu --plain --config scripts/device/ddp.toml --set "model.source=\"$PWD/$FX\""
+            --set "discriminator.backbone=\"$PWD/adt-models/dinov2/tests/fixtures/tiny\""
+            --set "data.source.root=\"$PWD/.gpu/data\"")
+    timeout 150 .gpu/bin/adt train "${common[@]}" --devices 2 --set out=\"/tmp/ddp2\" >>"$OUT/ddp.log" 2>&1
+    timeout 150 .gpu/bin/adt train "${common[@]}" --devices 1 --set adt.grad_accum=2 --set out=\"/tmp/ddp1\" >>"$OUT/ddp.log" 2>&1
+    for n in 1 2; do tail -1 "/tmp/ddp$n/events.jsonl" >"$OUT/ddp$n-last.json" 2>/dev/null; done
+  else
+    echo "== data parallel: skipped, $(nvidia-smi -L | wc -l) GPU" | tee -a "$OUT/scale.log"
+  fi
 fi
 echo "done in $(( $(date +%s) - start )) s"

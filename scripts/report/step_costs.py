@@ -6,7 +6,7 @@ configs on `torch.device("meta")`, which runs only shape logic, so SDXL at 1024�
 milliseconds. Two figures per component and size:
 
 - `fwd_gflop`: matmul/conv/attention GFLOP of one forward pass (torch's FlopCounterMode,
-  2 FLOP per multiply-add);
+  2 FLOP per multiply-add), also for the VAE encoder (the step encodes uncached images);
 - `saved_mib`: bytes that autograd keeps for backward (saved_tensors_hooks; parameters and
   repeated saves of one tensor counted once), with the *non-fused* attention of diffusers'
   `AttnProcessor` and transformers' `eager` attention: burn's autodiff materialises the
@@ -163,6 +163,26 @@ def _joint_eager():
     return Eager()
 
 
+def vae_encode(config, batch, image):
+    """GFLOP of the VAE encoder's forward (the step encodes uncached real images, no graph)."""
+    with META:
+        m = AutoencoderKL.from_config(config)
+    m.set_attn_processor(AttnProcessor())
+
+    class Encode(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.vae = m
+
+        def forward(self, x):
+            return self.vae.encode(x).latent_dist.mean
+
+    flops = FlopCounterMode(display=False)
+    with flops, torch.no_grad():
+        Encode()(randn(batch, 3, image, image))
+    return flops.get_total_flops() / 1e9
+
+
 def vae_decode(config, batch, latent):
     with META:
         m = AutoencoderKL.from_config(config)
@@ -187,9 +207,10 @@ def dino(batch, side):
     return count(m, lambda: dict(pixel_values=randn(batch, 3, side, side, grad=True)), trainable=False)
 
 
-def entry(name, denoiser, vae, backbone, image, batch, backbone_side):
+def entry(name, denoiser, vae, backbone, image, batch, backbone_side, encode):
     (uf, us, un), (vf, vs, vn), (bf, bs, bn) = denoiser, vae, backbone
     return dict(scale=name, image=image, batch=batch, backbone_side=backbone_side,
+                vae_encode_fwd_gflop=encode,
                 denoiser_fwd_gflop=uf, denoiser_saved_mib=us, denoiser_params=un,
                 vae_decode_fwd_gflop=vf, vae_decode_saved_mib=vs, vae_params=vn,
                 backbone_fwd_gflop=bf, backbone_saved_mib=bs, backbone_params=bn)
@@ -199,15 +220,16 @@ def main():
     rows = []
     # The memory benchmark's own step: 128² images (16² latents), batch 2, DINOv2-S at 112².
     rows.append(entry("small", unet(UNET_SMALL, 2, 16, 4), vae_decode(VAE_SMALL, 2, 16),
-                      dino(2, 112), 128, 2, 112))
+                      dino(2, 112), 128, 2, 112, vae_encode(VAE_SMALL, 2, 128)))
     for image in (512, 1024):
         lat = image // 8
+        enc = vae_encode(VAE_SD, 1, image)
         rows.append(entry("sd15", unet(UNET_SD15, 1, lat, 77), vae_decode(VAE_SD, 1, lat),
-                          dino(1, 224), image, 1, 224))
+                          dino(1, 224), image, 1, 224, enc))
         rows.append(entry("sdxl", unet(UNET_SDXL, 1, lat, 77, added=True), vae_decode(VAE_SD, 1, lat),
-                          dino(1, 224), image, 1, 224))
+                          dino(1, 224), image, 1, 224, enc))
         rows.append(entry("sd3m", mmdit(MMDIT_SD3M, 1, lat, 333), vae_decode(VAE_SD3, 1, lat),
-                          dino(1, 224), image, 1, 224))
+                          dino(1, 224), image, 1, 224, vae_encode(VAE_SD3, 1, image)))
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:
         json.dump(dict(

@@ -79,7 +79,8 @@ pub fn read_metadata(path: &Path) -> Result<Option<HashMap<String, String>>, Loa
     Ok(meta.metadata().clone())
 }
 
-/// Write tensors as f32 (floats) or i64 (integers) into a safetensors file.
+/// Write tensors into a safetensors file: f16 and bf16 as stored, other floats as f32,
+/// integers as i64.
 pub fn write_tensors(path: &Path, tensors: &BTreeMap<String, TensorData>) -> Result<(), LoadError> {
     write_tensors_with_metadata(path, tensors, None)
 }

@@ -133,7 +133,8 @@ impl UNet2DConditionModel {
         )
     }
 
-    /// Write `dir/config.json` and `dir/diffusion_pytorch_model.safetensors` (f32) in
+    /// Write `dir/config.json` and `dir/diffusion_pytorch_model.safetensors` (in the
+    /// parameters' dtype: f32 as trained, f16/bf16 after a cast) in
     /// diffusers' layout, loadable by diffusers' `from_pretrained` and by [`Self::from_pretrained`].
     pub fn save_pretrained(&self, dir: &Path) -> Result<(), LoadError> {
         create_dir(dir)?;
@@ -265,7 +266,8 @@ impl Sd3Transformer2DModel {
         load_tensor_map(model, &tensors, path, &LoadOptions::default())
     }
 
-    /// Write `dir/config.json` and `dir/diffusion_pytorch_model.safetensors` (f32) in
+    /// Write `dir/config.json` and `dir/diffusion_pytorch_model.safetensors` (in the
+    /// parameters' dtype: f32 as trained, f16/bf16 after a cast) in
     /// diffusers' layout, loadable by diffusers' `SD3Transformer2DModel.from_pretrained`.
     pub fn save_pretrained(&self, dir: &Path) -> Result<(), LoadError> {
         create_dir(dir)?;
