@@ -11,3 +11,4 @@ mod quickstart;
 mod scale;
 mod sd3;
 mod sdxl;
+mod train_config;

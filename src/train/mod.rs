@@ -32,7 +32,7 @@ use crate::family::{FamilyJob, FamilyKind};
 
 pub use cache::{module_hash, open_cache};
 pub use config::{
-    DiscriminatorSection, ModelSection, TrainConfig, ValidationSection, apply_override,
+    DiscriminatorSection, ModelSection, TrainConfig, ValidationSection, apply_override, merge,
 };
 pub use export::{ExportDtype, ExportKind, ExportReport, export_denoiser};
 pub use loader::BucketLoader;
