@@ -23,7 +23,7 @@ use crate::precision::{Compute, compute_copy};
 use crate::rng::EngineRng;
 use crate::traits::{
     Backbone, BackboneFeatures, Codec, CondPair, Conditioner, Denoiser, MicroCond, NoiseLevel,
-    NoiseSchedule, Prediction, Sampler, Tap, TextEmbedding,
+    NoiseSchedule, Prediction, Sampler, TextEmbedding,
 };
 
 /// A training batch: real images, their prompts and where each image was cut from.
@@ -80,9 +80,10 @@ pub struct FrozenContext<K: Components> {
     /// Discriminator backbone (params `no_grad`; cast to bf16 with
     /// `backbone_precision = "bf16"`: call it through [`FrozenContext::features`]).
     pub backbone: K::Backbone,
-    /// With `vae_precision = "bf16"`: a bf16 copy of the codec for the training step's decode
-    /// and encode ([`FrozenContext::decode`]); `codec` stays f32 for the latent cache.
-    codec_compute: Option<K::Codec>,
+    /// With `vae_precision = "bf16"`: a copy of the codec in that dtype for the training
+    /// step's decode and encode ([`FrozenContext::decode`]); `codec` stays f32 for the latent
+    /// cache.
+    codec_compute: Option<(K::Codec, DType)>,
     /// Training noise schedule of `L_diff`.
     pub schedule: Arc<dyn NoiseSchedule>,
     /// Deployment sampler.
@@ -126,7 +127,7 @@ impl<K: Components> FrozenContext<K> {
         let codec_compute = config
             .vae_precision
             .dtype()
-            .map(|d| compute_copy(&codec, d));
+            .map(|d| (compute_copy(&codec, d), d));
         let backbone = match config.backbone_precision.dtype() {
             Some(d) => compute_copy(&backbone, d),
             None => backbone,
@@ -149,7 +150,7 @@ impl<K: Components> FrozenContext<K> {
     pub fn replica(&self, device: &Device) -> Self {
         Self {
             codec: self.codec.clone().fork(device),
-            codec_compute: self.codec_compute.clone().map(|c| c.fork(device)),
+            codec_compute: self.codec_compute.clone().map(|(c, d)| (c.fork(device), d)),
             conditioner: self.conditioner.clone().fork(device),
             backbone: self.backbone.clone().fork(device),
             schedule: self.schedule.clone(),
@@ -163,38 +164,25 @@ impl<K: Components> FrozenContext<K> {
 
     /// Scaled latents → images in `[-1, 1]`, differentiably, in `vae_precision` (images f32).
     pub fn decode(&self, latents: Tensor<4>) -> Tensor<4> {
-        match (&self.codec_compute, self.config.vae_precision.dtype()) {
-            (Some(c), Some(d)) => c.decode(latents.cast(d)).cast(DType::F32),
-            _ => self.codec.decode(latents),
+        match &self.codec_compute {
+            Some((c, d)) => c.decode(latents.cast(*d)).cast(DType::F32),
+            None => self.codec.decode(latents),
         }
     }
 
     /// Images → scaled latents in `vae_precision` (latents f32).
     pub fn encode(&self, images: Tensor<4>) -> Tensor<4> {
-        match (&self.codec_compute, self.config.vae_precision.dtype()) {
-            (Some(c), Some(d)) => c.encode(images.cast(d)).cast(DType::F32),
-            _ => self.codec.encode(images),
+        match &self.codec_compute {
+            Some((c, d)) => c.encode(images.cast(*d)).cast(DType::F32),
+            None => self.codec.encode(images),
         }
     }
 
     /// The backbone's features of `images`, computed in `backbone_precision` (the backbone
     /// takes f32 images and runs in its weights' dtype) and handed to the heads in f32.
     pub fn features(&self, images: Tensor<4>) -> BackboneFeatures {
-        let f = self.backbone.forward(images);
-        if self.config.backbone_precision.dtype().is_none() {
-            return f;
-        }
-        BackboneFeatures {
-            taps: f
-                .taps
-                .into_iter()
-                .map(|t| Tap {
-                    tokens: t.tokens.cast(DType::F32),
-                    cls: t.cls.cast(DType::F32),
-                })
-                .collect(),
-            cls: f.cls.cast(DType::F32),
-        }
+        // A no-op cast in f32.
+        self.backbone.forward(images).cast(DType::F32)
     }
 
     /// The conditioner's unconditional text embedding for `batch` samples: encoded once for

@@ -299,6 +299,23 @@ pub struct BackboneFeatures {
     pub cls: Tensor<2>,
 }
 
+impl BackboneFeatures {
+    /// Every tap and the CLS embedding in `dtype` (a no-op for tensors already in it).
+    pub fn cast(self, dtype: burn::tensor::DType) -> Self {
+        Self {
+            taps: self
+                .taps
+                .into_iter()
+                .map(|t| Tap {
+                    tokens: t.tokens.cast(dtype),
+                    cls: t.cls.cast(dtype),
+                })
+                .collect(),
+            cls: self.cls.cast(dtype),
+        }
+    }
+}
+
 /// The frozen feature network of the discriminator (DINOv2 by default).
 pub trait Backbone: Module + ModuleDisplay + Sync + 'static {
     /// Channel width of each tap.

@@ -88,17 +88,7 @@ impl Conditioner for BenchConditioner {
         let ids = self.pooled.map(|_| {
             let v: Vec<f32> = micro
                 .iter()
-                .flat_map(|m| {
-                    [
-                        m.original_size.0,
-                        m.original_size.1,
-                        m.crop_top_left.0,
-                        m.crop_top_left.1,
-                        m.target_size.0,
-                        m.target_size.1,
-                    ]
-                })
-                .map(|x| x as f32)
+                .flat_map(|m| adt::models::sdxl::time_ids(m, false))
                 .collect();
             Tensor::from_data(TensorData::new(v, [micro.len(), 6]), &device)
         });
@@ -129,20 +119,11 @@ const SD_VAE: &str = r#"{"block_out_channels": [128, 256, 512, 512], "latent_cha
   "up_block_types": ["UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D"]}"#;
 
 impl Scale {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Small => "small",
-            Self::Sd15 => "sd15",
-            Self::Sdxl => "sdxl",
-        }
-    }
-
-    fn parse(s: &str) -> Self {
-        match s {
-            "sd15" => Self::Sd15,
-            "sdxl" => Self::Sdxl,
-            _ => Self::Small,
-        }
+    /// The flag's value (`small`, `sd15`, `sdxl`), as records and `step-costs.json` name it.
+    fn name(self) -> String {
+        use clap::ValueEnum;
+        let value = self.to_possible_value().expect("no skipped variants");
+        value.get_name().to_string()
     }
 
     /// Image side the step runs at by default (the model's native resolution).
@@ -315,7 +296,7 @@ impl Job {
         let f: Vec<&str> = s.split(':').collect();
         Self {
             setting: Setting::parse(f[0]),
-            scale: Scale::parse(f[1]),
+            scale: <Scale as clap::ValueEnum>::from_str(f[1], false).expect("scale"),
             image: f[2].parse().expect("image size"),
             batch: f[3].parse().expect("batch"),
             device: <DeviceArg as clap::ValueEnum>::from_str(f[4], true).expect("device"),

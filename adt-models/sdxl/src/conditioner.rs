@@ -99,17 +99,23 @@ impl SdxlConditioner {
 
     /// The micro-conditioning numbers of one sample, in diffusers' order.
     pub fn time_ids(&self, m: &MicroCond) -> Vec<f32> {
-        let (oh, ow) = m.original_size;
-        let (ct, cl) = m.crop_top_left;
-        let mut ids = vec![oh as f32, ow as f32, ct as f32, cl as f32];
-        if self.options.requires_aesthetics_score {
-            ids.push(m.aesthetic_score);
-        } else {
-            let (th, tw) = m.target_size;
-            ids.extend([th as f32, tw as f32]);
-        }
-        ids
+        time_ids(m, self.options.requires_aesthetics_score)
     }
+}
+
+/// SDXL's micro-conditioning numbers of one sample in diffusers' order: original size, crop,
+/// then the target size or, for a refiner (`aesthetic_score`), the aesthetic score.
+pub fn time_ids(m: &MicroCond, aesthetic_score: bool) -> Vec<f32> {
+    let (oh, ow) = m.original_size;
+    let (ct, cl) = m.crop_top_left;
+    let mut ids = vec![oh as f32, ow as f32, ct as f32, cl as f32];
+    if aesthetic_score {
+        ids.push(m.aesthetic_score);
+    } else {
+        let (th, tw) = m.target_size;
+        ids.extend([th as f32, tw as f32]);
+    }
+    ids
 }
 
 impl Conditioner for SdxlConditioner {

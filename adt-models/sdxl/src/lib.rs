@@ -14,5 +14,5 @@ mod conditioner;
 mod model;
 pub mod single_file;
 
-pub use conditioner::{NEGATIVE_AESTHETIC_SCORE, SdxlConditioner, SdxlOptions};
+pub use conditioner::{NEGATIVE_AESTHETIC_SCORE, SdxlConditioner, SdxlOptions, time_ids};
 pub use model::{Sdxl, SdxlModel};
