@@ -14,6 +14,8 @@ struct Cli {
 }
 
 fn main() -> Result<()> {
+    // Freed tensor buffers stay in the process (CPU speed; adt_plugin::allocator).
+    adt_plugin::allocator::keep_freed_memory();
     let cli = Cli::parse();
     let outcome = adt::quickstart::run(&cli.args)?;
     println!("{}", outcome.table);

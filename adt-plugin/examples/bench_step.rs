@@ -212,6 +212,8 @@ fn run_child(kind: &str, m: usize, constraint: bool, steps: usize) -> serde_json
 }
 
 fn main() {
+    // Freed tensor buffers stay in the process (CPU speed; adt_plugin::allocator).
+    adt_plugin::allocator::keep_freed_memory();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--child") {
         return child(&args[1..]);

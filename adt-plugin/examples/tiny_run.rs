@@ -10,6 +10,8 @@ use adt_plugin::toy::{ToyParts, ToySizes, toy_config};
 use burn::prelude::*;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Freed tensor buffers stay in the process (CPU speed; adt_plugin::allocator).
+    adt_plugin::allocator::keep_freed_memory();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let resume = args.iter().any(|a| a == "--resume");
     let run_dir = args

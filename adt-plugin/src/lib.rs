@@ -12,8 +12,10 @@
 //!   (atomic step checkpoints, exact resume) and [`ema`];
 //! - [`config`]: [`AdtConfig`], every knob with its default; [`lora`]: `[adt.lora]` adapters;
 //! - [`precision`]: bf16 compute of the generator over f32 master weights;
+//! - [`allocator`]: keep freed tensor buffers in the process (CPU speed; call from `main`);
 //! - [`toy`]: tiny implementations of every seam for tests, benchmarks and examples.
 
+pub mod allocator;
 pub mod augment;
 pub mod checkpoint;
 pub mod components;

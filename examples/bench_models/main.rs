@@ -244,6 +244,8 @@ fn round2(x: f64) -> f64 {
 }
 
 fn main() {
+    // Freed tensor buffers stay in the process (CPU speed; adt_plugin::allocator).
+    adt_plugin::allocator::keep_freed_memory();
     let args = Args::parse();
     if args.memory || args.memory_child.is_some() {
         return memory::main(

@@ -179,6 +179,8 @@ struct Phase {
 }
 
 fn main() -> Result<()> {
+    // Freed tensor buffers stay in the process (CPU speed; adt_plugin::allocator).
+    adt_plugin::allocator::keep_freed_memory();
     let args = Args::parse();
     let device = args.device.device();
     if args.check_guidance {

@@ -41,6 +41,8 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Freed tensor buffers stay in the process (CPU speed; adt_plugin::allocator).
+    adt_plugin::allocator::keep_freed_memory();
     match Cli::parse().command {
         Command::Forward(args) => args.run(),
         Command::Train(args) => args.run(),
