@@ -7,6 +7,7 @@ mod checkpoint_crash;
 mod checkpointing;
 mod common;
 mod config;
+mod cpu_kernels;
 mod data_parallel;
 mod events;
 mod frechet;

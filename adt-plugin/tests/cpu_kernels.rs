@@ -1,0 +1,289 @@
+//! The patched burn-flex kernels (`vendor/README.md`) against f64 references computed here:
+//! vectorised `exp`/`sigmoid`, attention with the softmax scale in the score GEMM, and the
+//! conv2d im2col path. Each op is reached through burn's public `Tensor` API on `flex`,
+//! in the layouts that take different code paths (unique, shared, strided buffers).
+
+use burn::prelude::*;
+use burn::tensor::module::{attention, conv2d};
+use burn::tensor::ops::{AttentionModuleOptions, ConvOptions};
+use burn::tensor::{Distribution, TensorData, activation};
+
+fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().unwrap()
+}
+
+fn ulps(a: f32, b: f32) -> u64 {
+    (a.to_bits() as i64 - b.to_bits() as i64).unsigned_abs()
+}
+
+/// Inputs over exp's whole range (overflow, normal, subnormal, underflow) plus specials.
+fn exp_inputs() -> Vec<f32> {
+    let mut xs: Vec<f32> = (0..20_000).map(|i| -110.0 + i as f32 * 0.01).collect();
+    xs.extend([
+        0.0,
+        -0.0,
+        1.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        88.72,
+        88.73,
+        -87.33,
+    ]);
+    xs
+}
+
+fn check_exp(got: &[f32], xs: &[f32], what: &str) {
+    for (&g, &x) in got.iter().zip(xs) {
+        let want = (x as f64).exp() as f32;
+        if want.is_infinite() || want == 0.0 || want < f32::MIN_POSITIVE {
+            // Overflow, underflow, subnormal: libm's result to within the subnormal spacing.
+            assert!(
+                g == want || (g - want).abs() <= 2.0 * f32::from_bits(1),
+                "{what}: exp({x}) = {g}, want {want}"
+            );
+        } else {
+            assert!(ulps(g, want) <= 2, "{what}: exp({x}) = {g}, want {want}");
+        }
+    }
+}
+
+#[test]
+fn exp_is_within_two_ulp_in_every_layout() {
+    let d = Device::flex();
+    let xs = exp_inputs();
+    let n = xs.len();
+    let fresh = || Tensor::<1>::from_data(TensorData::new(xs.clone(), [n]), &d);
+    // Unique contiguous buffer: exp in place.
+    check_exp(&host(fresh().exp()), &xs, "in place");
+    // Shared buffer (`kept` still holds it): exp into a new buffer.
+    let kept = fresh();
+    check_exp(&host(kept.clone().exp()), &xs, "shared");
+    assert_eq!(host(kept), xs, "the shared input was left as it was");
+    // Strided view: the element-wise fallback.
+    let m = Tensor::<2>::from_data(TensorData::new(xs.clone(), [n / 8, 8]), &d);
+    let transposed = host(m.swap_dims(0, 1).exp().swap_dims(0, 1));
+    check_exp(&transposed, &xs[..(n / 8) * 8], "strided");
+    // NaN stays NaN.
+    let nan = Tensor::<1>::from_data(TensorData::new(vec![f32::NAN, 1.0], [2]), &d);
+    assert!(host(nan.exp())[0].is_nan());
+}
+
+#[test]
+fn sigmoid_matches_f64() {
+    let d = Device::flex();
+    let xs: Vec<f32> = (0..100_000).map(|i| -60.0 + i as f32 * 1.2e-3).collect();
+    let t = Tensor::<1>::from_data(TensorData::new(xs.clone(), [xs.len()]), &d);
+    // A shared buffer, as in SiLU's `x * sigmoid(x)`; it must be left as it was.
+    let got = host(activation::sigmoid(t.clone()));
+    assert_eq!(host(t), xs);
+    for (&g, &x) in got.iter().zip(&xs) {
+        let want = 1.0 / (1.0 + (-(x as f64)).exp());
+        assert!(
+            (g as f64 - want).abs() <= 2e-7 * want.max(1e-30) + 1e-37,
+            "sigmoid({x}) = {g}, want {want}"
+        );
+    }
+}
+
+/// softmax(q kᵀ · scale + bias, masked) v in f64; `q`, `k`, `v` are [heads, seq, dim].
+#[allow(clippy::too_many_arguments)]
+fn attention_f64(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    bias: Option<&[f32]>,
+    mask: Option<&[bool]>,
+    heads: usize,
+    seq_q: usize,
+    seq_kv: usize,
+    dim: usize,
+) -> Vec<f64> {
+    let scale = 1.0 / (dim as f64).sqrt();
+    let mut out = vec![0.0; heads * seq_q * dim];
+    for h in 0..heads {
+        for i in 0..seq_q {
+            let mut s: Vec<f64> = (0..seq_kv)
+                .map(|j| {
+                    let dot: f64 = (0..dim)
+                        .map(|c| {
+                            q[(h * seq_q + i) * dim + c] as f64
+                                * k[(h * seq_kv + j) * dim + c] as f64
+                        })
+                        .sum();
+                    let at = (h * seq_q + i) * seq_kv + j;
+                    let masked = mask.is_some_and(|m| m[at]);
+                    if masked {
+                        f64::NEG_INFINITY
+                    } else {
+                        dot * scale + bias.map_or(0.0, |b| b[at] as f64)
+                    }
+                })
+                .collect();
+            let max = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            s.iter_mut().for_each(|x| *x = (*x - max).exp());
+            let sum: f64 = s.iter().sum();
+            for c in 0..dim {
+                out[(h * seq_q + i) * dim + c] = (0..seq_kv)
+                    .map(|j| s[j] * v[(h * seq_kv + j) * dim + c] as f64)
+                    .sum::<f64>()
+                    / sum;
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn attention_matches_f64_on_the_naive_and_flash_paths() {
+    let d = Device::flex();
+    // 64 × 77 scores per head: the naive path; 700 × 700: the flash path (over 256K scores).
+    for (seq_q, seq_kv, dim, extras) in [
+        (64, 77, 8, false),
+        (700, 700, 4, false),
+        (64, 77, 8, true),
+        (700, 700, 16, true),
+    ] {
+        let heads = 2;
+        let q = Tensor::<4>::random([1, heads, seq_q, dim], Distribution::Normal(0.0, 1.0), &d);
+        let k = Tensor::<4>::random([1, heads, seq_kv, dim], Distribution::Normal(0.0, 1.0), &d);
+        let v = Tensor::<4>::random([1, heads, seq_kv, dim], Distribution::Normal(0.0, 1.0), &d);
+        let (bias, mask) = if extras {
+            let b = Tensor::<4>::random(
+                [1, heads, seq_q, seq_kv],
+                Distribution::Normal(0.0, 1.0),
+                &d,
+            );
+            let m = Tensor::<4>::random(
+                [1, heads, seq_q, seq_kv],
+                Distribution::Uniform(0.0, 1.0),
+                &d,
+            )
+            .greater_elem(0.8);
+            (Some(b), Some(m))
+        } else {
+            (None, None)
+        };
+        let want = attention_f64(
+            &host(q.clone()),
+            &host(k.clone()),
+            &host(v.clone()),
+            bias.clone().map(host).as_deref(),
+            mask.clone()
+                .map(|m| m.into_data().try_to_vec::<bool>().unwrap())
+                .as_deref(),
+            heads,
+            seq_q,
+            seq_kv,
+            dim,
+        );
+        let got = host(attention(
+            q,
+            k,
+            v,
+            mask,
+            bias,
+            AttentionModuleOptions::default(),
+        ));
+        let err = got
+            .iter()
+            .zip(&want)
+            .map(|(&g, &w)| (g as f64 - w).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            err <= 1e-5,
+            "attention {seq_q}x{seq_kv}x{dim} (bias and mask: {extras}): max abs error {err}"
+        );
+    }
+}
+
+/// Direct convolution in f64; `x` [b, c_in, h, w], `w` [c_out, c_in / groups, kh, kw].
+fn conv2d_f64(
+    x: &[f32],
+    xs: [usize; 4],
+    w: &[f32],
+    ws: [usize; 4],
+    stride: usize,
+    pad: usize,
+    groups: usize,
+) -> (Vec<f64>, [usize; 4]) {
+    let [b, c_in, h, wd] = xs;
+    let [c_out, cpg, kh, kw] = ws;
+    let (oh, ow) = (
+        (h + 2 * pad - kh) / stride + 1,
+        (wd + 2 * pad - kw) / stride + 1,
+    );
+    let opg = c_out / groups;
+    let mut out = vec![0.0; b * c_out * oh * ow];
+    for n in 0..b {
+        for co in 0..c_out {
+            let g = co / opg;
+            for y in 0..oh {
+                for xo in 0..ow {
+                    let mut acc = 0.0;
+                    for ci in 0..cpg {
+                        for ky in 0..kh {
+                            for kx in 0..kw {
+                                let iy = (y * stride + ky) as isize - pad as isize;
+                                let ix = (xo * stride + kx) as isize - pad as isize;
+                                if iy < 0 || ix < 0 || iy >= h as isize || ix >= wd as isize {
+                                    continue;
+                                }
+                                let xi = ((n * c_in + g * cpg + ci) * h + iy as usize) * wd
+                                    + ix as usize;
+                                acc +=
+                                    x[xi] as f64 * w[((co * cpg + ci) * kh + ky) * kw + kx] as f64;
+                            }
+                        }
+                    }
+                    out[((n * c_out + co) * oh + y) * ow + xo] = acc;
+                }
+            }
+        }
+    }
+    (out, [b, c_out, oh, ow])
+}
+
+#[test]
+fn conv2d_matches_f64() {
+    let d = Device::flex();
+    // (batch, c_in, c_out, side, kernel, stride, pad, groups): the im2col path (3×3, several
+    // output tiles of 512 pixels), strided, grouped, and 1×1.
+    for (b, c_in, c_out, side, kernel, stride, pad, groups) in [
+        (2, 16, 24, 37, 3, 1, 1, 1),
+        (1, 16, 8, 20, 3, 2, 1, 1),
+        (1, 16, 16, 12, 3, 1, 1, 2),
+        (2, 16, 8, 9, 1, 1, 0, 1),
+    ] {
+        let x = Tensor::<4>::random([b, c_in, side, side], Distribution::Normal(0.0, 1.0), &d);
+        let w = Tensor::<4>::random(
+            [c_out, c_in / groups, kernel, kernel],
+            Distribution::Normal(0.0, 0.2),
+            &d,
+        );
+        let (want, shape) = conv2d_f64(
+            &host(x.clone()),
+            [b, c_in, side, side],
+            &host(w.clone()),
+            [c_out, c_in / groups, kernel, kernel],
+            stride,
+            pad,
+            groups,
+        );
+        let y = conv2d(
+            x,
+            w,
+            None,
+            ConvOptions::new([stride; 2], [pad; 2], [1, 1], groups),
+        );
+        assert_eq!(y.dims(), shape);
+        let err = host(y)
+            .iter()
+            .zip(&want)
+            .map(|(&g, &w)| (g as f64 - w).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            err <= 1e-4,
+            "conv2d {c_in}->{c_out} k{kernel} s{stride} g{groups}: max abs error {err}"
+        );
+    }
+}

@@ -1,0 +1,170 @@
+"""Where the CPU time goes, op by op: `perf` samples of a command, grouped by backend op.
+
+    python3 scripts/report/profile_ops.py [--freq 499] [--top 25] -- CMD [ARGS...]
+    python3 scripts/report/profile_ops.py -- target/release/examples/bench_models \\
+        --case unet_small_fwd_bwd --seconds 4 --warmup 1
+
+Runs CMD under `perf record --call-graph dwarf` and attributes every sample, on every
+thread, to the burn-flex op the main thread is in:
+- a main-thread sample goes to the innermost `<impl ...Ops<Flex> for Flex>::METHOD` frame
+  of its stack (`float_matmul`, `conv2d`, `float_exp`, ...), or to the innermost
+  `burn_flex::ops::MODULE` function when the op was entered another way; with `bwd:` in
+  front when the stack is inside burn-autodiff's backward pass;
+- a sample of another thread (rayon workers, GEMM threads) goes to the main thread's
+  latest op: the main thread waits inside that op while the pool runs its parallel part.
+Samples in the kernel (page faults of fresh buffers, scheduling) are counted in `kernel %`.
+
+Per op: CPU ms (all threads) per process, its share, and `cores` = CPU samples / the
+number of sampling periods in which the op ran on any thread (2.0 = both cores busy
+throughout on a 2-core machine). A second table groups the forward pass by model layer
+(the innermost `adt_*` frame of the main thread's stack).
+"""
+
+import argparse
+import collections
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+OP_FRAME = re.compile(r"<impl [\w:]+::(\w+)<burn_flex::backend::Flex> for burn_flex::backend::Flex>::(\w+)")
+FLEX_FN = re.compile(r"^burn_flex::ops::(\w+)::(\w+)")
+LAYER = re.compile(r"^(adt_\w+)::((?:\w+::)*)([A-Z]\w*)::(\w+)")
+BACKWARD = "burn_autodiff::runtime::server::AutodiffServer::execute_steps"
+
+
+def parse(script_output):
+    """Yields (pid, tid, time_s, frames, in_kernel) per sample; frames innermost first."""
+    pid = tid = None
+    t = 0.0
+    frames, kernel = [], False
+    for line in script_output:
+        if not line.strip():
+            if pid is not None:
+                yield pid, tid, t, frames, kernel
+            pid = None
+            continue
+        if not line.startswith(("\t", " ")):
+            head = line.split()
+            pid, tid = (int(x) for x in head[0].split("/"))
+            t = float(head[1].rstrip(":"))
+            frames, kernel = [], False
+            continue
+        parts = line.strip().split(" ", 1)
+        if len(parts) < 2:
+            continue
+        sym, _, dso = parts[1].rpartition(" (")
+        if not frames and "kernel" in dso:
+            kernel = True
+        frames.append(sym)
+    if pid is not None:
+        yield pid, tid, t, frames, kernel
+
+
+def op_of(frames):
+    backward = any(BACKWARD in f for f in frames)
+    label = None
+    for f in frames:
+        m = OP_FRAME.search(f)
+        if m:
+            label = m.group(2)
+            break
+    if label is None:
+        for f in frames:
+            m = FLEX_FN.match(f)
+            if m:
+                label = f"flex::{m.group(1)}"
+                break
+    if label is None:
+        if any(f.startswith("burn_autodiff") for f in frames):
+            label = "autodiff (graph bookkeeping)"
+        elif any("alloc" in f or "free" in f or "malloc" in f for f in frames[:3]):
+            label = "allocation"
+        else:
+            label = "other (outside backend ops)"
+    return ("bwd: " if backward else "") + label, backward
+
+
+def layer_of(frames):
+    for f in frames:
+        m = LAYER.match(f)
+        if m:
+            return f"{m.group(1)}::{m.group(3)}"
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--freq", type=int, default=499, help="samples per second per thread")
+    ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--data", help="keep perf's data file here (default: a temporary file)")
+    ap.add_argument("cmd", nargs=argparse.REMAINDER)
+    args = ap.parse_args()
+    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    if not cmd:
+        sys.exit("give the command to profile after --")
+    data = args.data or tempfile.mktemp(suffix=".perf.data")
+    subprocess.run(
+        ["perf", "record", "-q", "-F", str(args.freq), "--call-graph", "dwarf,32768", "-o", data, "--", *cmd],
+        check=True,
+        stdout=sys.stderr,
+    )
+    out = subprocess.run(
+        ["perf", "script", "-i", data, "-F", "pid,tid,time,ip,sym,dso"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    if not args.data:
+        os.unlink(data)
+
+    period = 1.0 / args.freq
+    cpu = collections.Counter()
+    kern = collections.Counter()
+    slots = collections.defaultdict(set)
+    layers = collections.Counter()
+    current = {}  # pid -> the main thread's latest op
+    total = 0
+    t0 = t1 = None
+    for pid, tid, t, frames, kernel in parse(out):
+        if tid == pid:
+            label, backward = op_of(frames)
+            current[pid] = label
+            if not backward:
+                layer = layer_of(frames)
+                if layer:
+                    layers[layer] += 1
+        else:
+            label = current.get(pid, "other (outside backend ops)")
+        cpu[label] += 1
+        kern[label] += kernel
+        slots[label].add(int(t / period))
+        total += 1
+        t0 = t if t0 is None else min(t0, t)
+        t1 = t if t1 is None else max(t1, t)
+
+    ms = period * 1000.0
+    wall = (t1 - t0) if total else 0.0
+    print(f"{total} samples at {args.freq} Hz over {wall:.1f} s wall: {total * period / max(wall, 1e-9):.2f} cores on average")
+    print()
+    print(f"| op | CPU ms | share | cores | kernel % |")
+    print(f"|---|---:|---:|---:|---:|")
+    for label, n in cpu.most_common(args.top):
+        print(f"| {label} | {n * ms:.0f} | {100.0 * n / total:.1f}% | {n / len(slots[label]):.2f} | {100.0 * kern[label] / n:.0f} |")
+    rest = sum(n for label, n in cpu.most_common()[args.top:])
+    if rest:
+        print(f"| (other ops) | {rest * ms:.0f} | {100.0 * rest / total:.1f}% | | |")
+    if layers:
+        print()
+        print("Forward pass, main thread's samples by model layer (innermost `adt_*` frame):")
+        print()
+        print("| layer | main-thread ms | share of main-thread forward samples |")
+        print("|---|---:|---:|")
+        lt = sum(layers.values())
+        for layer, n in layers.most_common(12):
+            print(f"| {layer} | {n * ms:.0f} | {100.0 * n / lt:.1f}% |")
+
+
+if __name__ == "__main__":
+    main()
