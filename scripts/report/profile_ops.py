@@ -29,7 +29,7 @@ import sys
 import tempfile
 
 OP_FRAME = re.compile(r"<impl [\w:]+::(\w+)<burn_flex::backend::Flex> for burn_flex::backend::Flex>::(\w+)")
-FLEX_FN = re.compile(r"^burn_flex::ops::(\w+)::(\w+)")
+FLEX_MOD = re.compile(r"^burn_flex::(?:ops::)?(\w+)::")
 LAYER = re.compile(r"^(adt_\w+)::((?:\w+::)*)([A-Z]\w*)::(\w+)")
 BACKWARD = "burn_autodiff::runtime::server::AutodiffServer::execute_steps"
 
@@ -62,28 +62,36 @@ def parse(script_output):
         yield pid, tid, t, frames, kernel
 
 
-def op_of(frames):
-    backward = any(BACKWARD in f for f in frames)
-    label = None
+HELPERS = {"zip", "simd", "strided_index", "layout", "backend"}
+
+
+def module_of(frames):
+    """The innermost burn-flex op module (`conv`, `binary`, `tensor` copies, ...), if any."""
+    for f in frames:
+        m = FLEX_MOD.match(f)
+        if m and m.group(1) not in HELPERS:
+            return m.group(1)
+    return None
+
+
+def method_of(frames):
     for f in frames:
         m = OP_FRAME.search(f)
         if m:
-            label = m.group(2)
-            break
-    if label is None:
-        for f in frames:
-            m = FLEX_FN.match(f)
-            if m:
-                label = f"flex::{m.group(1)}"
-                break
+            return m.group(2)
+    return None
+
+
+def op_of(frames):
+    """(label, method, backward) of a main-thread sample."""
+    backward = any(BACKWARD in f for f in frames)
+    label = module_of(frames)
     if label is None:
         if any(f.startswith("burn_autodiff") for f in frames):
             label = "autodiff (graph bookkeeping)"
-        elif any("alloc" in f or "free" in f or "malloc" in f for f in frames[:3]):
-            label = "allocation"
         else:
             label = "other (outside backend ops)"
-    return ("bwd: " if backward else "") + label, backward
+    return label, method_of(frames), backward
 
 
 def layer_of(frames):
@@ -124,19 +132,26 @@ def main():
     kern = collections.Counter()
     slots = collections.defaultdict(set)
     layers = collections.Counter()
-    current = {}  # pid -> the main thread's latest op
+    methods = collections.defaultdict(collections.Counter)
+    current = {}  # pid -> (label, backward) of the main thread's latest sample
     total = 0
     t0 = t1 = None
     for pid, tid, t, frames, kernel in parse(out):
         if tid == pid:
-            label, backward = op_of(frames)
-            current[pid] = label
+            label, method, backward = op_of(frames)
+            current[pid] = (label, backward)
+            if method:
+                methods[("bwd: " if backward else "") + label][method] += 1
             if not backward:
                 layer = layer_of(frames)
                 if layer:
                     layers[layer] += 1
         else:
-            label = current.get(pid, "other (outside backend ops)")
+            # A pool thread: its own op module when its stack names one (conv's tiles,
+            # element-wise chunks), else the op the main thread waits in (GEMM threads).
+            main_label, backward = current.get(pid, ("other (outside backend ops)", False))
+            label = module_of(frames) or main_label
+        label = ("bwd: " if backward else "") + label
         cpu[label] += 1
         kern[label] += kernel
         slots[label].add(int(t / period))
@@ -148,10 +163,13 @@ def main():
     wall = (t1 - t0) if total else 0.0
     print(f"{total} samples at {args.freq} Hz over {wall:.1f} s wall: {total * period / max(wall, 1e-9):.2f} cores on average")
     print()
-    print(f"| op | CPU ms | share | cores | kernel % |")
-    print(f"|---|---:|---:|---:|---:|")
+    print("| op module | CPU ms | share | cores | kernel % | main ops (share of the module's main-thread samples) |")
+    print("|---|---:|---:|---:|---:|---|")
     for label, n in cpu.most_common(args.top):
-        print(f"| {label} | {n * ms:.0f} | {100.0 * n / total:.1f}% | {n / len(slots[label]):.2f} | {100.0 * kern[label] / n:.0f} |")
+        m = methods[label]
+        mt = sum(m.values())
+        top = ", ".join(f"{k} {100.0 * v / mt:.0f}%" for k, v in m.most_common(4)) if mt else ""
+        print(f"| {label} | {n * ms:.0f} | {100.0 * n / total:.1f}% | {n / len(slots[label]):.2f} | {100.0 * kern[label] / n:.0f} | {top} |")
     rest = sum(n for label, n in cpu.most_common()[args.top:])
     if rest:
         print(f"| (other ops) | {rest * ms:.0f} | {100.0 * rest / total:.1f}% | | |")

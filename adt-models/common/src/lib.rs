@@ -1,4 +1,5 @@
-//! Loading machinery shared by the adt model zoo.
+//! Loading machinery shared by the adt model zoo, and the one attention op every model
+//! calls ([`attention::scaled_dot_product`]).
 //!
 //! Every model crate resolves its files through [`ModelSource`] (a local
 //! diffusers/transformers folder or the Hugging Face cache/hub), reads its typed
@@ -6,6 +7,7 @@
 //! strict by default, so a missing, unused or mis-shaped key is an error naming
 //! the file and the key instead of a silently half-initialised model.
 
+pub mod attention;
 mod config;
 pub mod convert;
 mod error;

@@ -1,9 +1,9 @@
 //! Multi-head attention (diffusers `Attention` with `AttnProcessor2_0`), shared by the
 //! UNet's transformer blocks and the VAE's mid-block self-attention.
 
+use adt_models_common::attention::scaled_dot_product;
 use burn::nn::{GroupNorm, Linear};
 use burn::prelude::*;
-use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 
 use crate::layers::linear;
@@ -52,9 +52,8 @@ impl Attention {
         let q = split_heads(self.to_q.forward(x), self.heads);
         let k = split_heads(self.to_k.forward(context.clone()), self.heads);
         let v = split_heads(self.to_v.forward(context), self.heads);
-        // Fused on backends that have it (flex inference); burn falls back to the
-        // decomposed softmax(QK^T)V under autodiff.
-        let out = attention(q, k, v, None, None, AttentionModuleOptions::default());
+        // Fused outside a graph, a lean decomposition inside one (adt_models_common::attention).
+        let out = scaled_dot_product(q, k, v, None, None, AttentionModuleOptions::default());
         self.to_out[0].forward(merge_heads(out))
     }
 

@@ -122,14 +122,21 @@ impl Upsample2D {
     }
 }
 
-/// Nearest-neighbour upsampling. Exactly 2x is done with a broadcast copy (bit-exact,
-/// cheap backward: a sum); any other size uses `interpolate(Nearest)` like PyTorch.
+/// Nearest-neighbour upsampling. Exactly 2x is done with broadcast copies (bit-exact,
+/// cheap backward: sums); any other size uses `interpolate(Nearest)` like PyTorch.
 pub fn upsample_nearest(x: Tensor<4>, size: Option<[usize; 2]>) -> Tensor<4> {
     let [b, c, h, w] = x.dims();
     let size = size.unwrap_or([2 * h, 2 * w]);
     if size == [2 * h, 2 * w] {
-        x.reshape([b, c, h, 1, w, 1])
-            .expand([b, c, h, 2, w, 2])
+        // Columns, then rows: each copy has a layout the CPU backend copies in bulk (a
+        // [n, 2] broadcast, then whole rows), where the one-step [h, 2, w, 2] broadcast
+        // went element by element on one thread.
+        let wide = x
+            .reshape([b, c, h, w, 1])
+            .expand([b, c, h, w, 2])
+            .reshape([b, c, h, 2 * w]);
+        wide.reshape([b, c, h, 1, 2 * w])
+            .expand([b, c, h, 2, 2 * w])
             .reshape([b, c, 2 * h, 2 * w])
     } else {
         interpolate(

@@ -1,11 +1,11 @@
 //! One transformer block (transformers `Dinov2Layer`, the original `Block`):
 //! `x += ls1(attn(norm1(x)))`, `x += ls2(ffn(norm2(x)))`.
 
+use adt_models_common::attention::scaled_dot_product;
 use burn::module::Param;
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::{gelu, silu};
-use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 
 use crate::config::Dinov2Config;
@@ -69,7 +69,7 @@ impl Dinov2Attention {
             softcap: None,
             is_causal: false,
         };
-        let ctx = attention(q, k, v, None, None, options); // [B, H, L, Dh]
+        let ctx = scaled_dot_product(q, k, v, None, None, options); // [B, H, L, Dh]
         let ctx = ctx.swap_dims(1, 2).reshape([b, l, d]);
         self.output.dense.forward(ctx)
     }

@@ -15,12 +15,12 @@
 
 use std::path::{Path, PathBuf};
 
+use adt_models_common::attention::scaled_dot_product;
 use adt_models_common::{LoadOptions, ModelSource, load_safetensors_with, load_tensor_map};
 use burn::module::Param;
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::{gelu_approximate, relu};
-use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 
 use crate::config::{FeedForwardKind, T5Config};
@@ -118,7 +118,7 @@ impl T5Attention {
         let q = split(self.q.forward(x.clone()));
         let k = split(self.k.forward(x.clone()));
         let v = split(self.v.forward(x));
-        let out = attention(
+        let out = scaled_dot_product(
             q,
             k,
             v,

@@ -3,12 +3,12 @@
 //! `AdaLayerNormZero` / `SD35AdaLayerNormZeroX` / `AdaLayerNormContinuous` / `RMSNorm`).
 //! Field names are diffusers' attribute names, so checkpoints load without renaming.
 
+use adt_models_common::attention::scaled_dot_product;
 use burn::module::Param;
 use burn::nn::{Dropout, DropoutConfig, Linear};
 use burn::prelude::*;
 use burn::tensor::DType;
 use burn::tensor::activation::{gelu_approximate, silu};
-use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 
 use crate::attention::{merge_heads, split_heads};
@@ -271,7 +271,7 @@ impl JointAttention {
             }
             _ => false,
         };
-        let out = merge_heads(attention(
+        let out = merge_heads(scaled_dot_product(
             q,
             k,
             v,
