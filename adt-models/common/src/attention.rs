@@ -36,6 +36,7 @@ pub fn scaled_dot_product(
         if !q.is_autodiff() {
             return attention(q, k, v, mask, bias, options);
         }
+        let strategy = q.gradient_checkpointing_strategy();
         let out = attention(
             q.inner(),
             k.inner(),
@@ -44,7 +45,12 @@ pub fn scaled_dot_product(
             bias.map(Tensor::inner),
             options,
         );
-        return Tensor::from_inner(out);
+        // Back on autodiff with q's checkpointing strategy: operands must share one.
+        let out = Tensor::from_inner(out);
+        return match strategy {
+            Some(strategy) => out.with_gradient_checkpointing_strategy(strategy),
+            None => out,
+        };
     }
     if mask.is_some() || options.softcap.is_some() || options.is_causal {
         return attention(q, k, v, mask, bias, options);

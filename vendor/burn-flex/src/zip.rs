@@ -35,7 +35,8 @@ pub(crate) const ZIP_MAX_RANK: usize = 8;
 /// `lhs_strides`/`rhs_strides` are each operand's strides over that
 /// collapsed shape. The last dim is the inner run consumed by the
 /// specialized inner loops; the leading dims are walked by
-/// [`ZipNest::for_each_run`].
+/// [`ZipNest::for_each_run`], or in parallel blocks by
+/// [`for_run_blocks`] (adt patch).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ZipNest {
     pub ndim: usize,
@@ -113,6 +114,26 @@ impl ZipNest {
             }
         }
     }
+
+    /// Number of innermost runs. Must not be called when `ndim == 0`.
+    pub fn runs(&self) -> usize {
+        self.shape[..self.ndim - 1].iter().product()
+    }
+
+    /// Storage bases `(lhs, rhs)` of run `r`, runs counted in row-major output order
+    /// (adt patch: lets blocks of runs start anywhere, for the parallel traversals).
+    pub fn run_bases(&self, mut r: usize) -> (usize, usize) {
+        let mut lhs_base = self.lhs_offset as isize;
+        let mut rhs_base = self.rhs_offset as isize;
+        for d in (0..self.ndim - 1).rev() {
+            let i = (r % self.shape[d]) as isize;
+            r /= self.shape[d];
+            lhs_base += i * self.lhs_strides[d];
+            rhs_base += i * self.rhs_strides[d];
+        }
+        (lhs_base as usize, rhs_base as usize)
+    }
+
 }
 
 /// Jointly collapse two same-shape layouts into the minimum-rank
@@ -200,9 +221,10 @@ pub(crate) fn zip_map<L, R, Out, F>(
     op: F,
 ) -> Option<Vec<Out>>
 where
-    L: Copy,
-    R: Copy,
-    F: Fn(L, R) -> Out,
+    L: Copy + Sync,
+    R: Copy + Sync,
+    Out: Send,
+    F: Fn(L, R) -> Out + Send + Sync,
 {
     let numel = lhs_layout.num_elements();
     if numel == 0 {
@@ -218,31 +240,66 @@ where
     }
 
     let (len, l_st, r_st) = nest.inner();
-    match (l_st, r_st) {
-        (1, 1) => nest.for_each_run(|lb, rb| {
-            out.extend(
-                lhs[lb..lb + len]
-                    .iter()
-                    .zip(&rhs[rb..rb + len])
-                    .map(|(&a, &b)| op(a, b)),
-            );
-        }),
-        (1, 0) => nest.for_each_run(|lb, rb| {
-            let b = rhs[rb];
-            out.extend(lhs[lb..lb + len].iter().map(|&a| op(a, b)));
-        }),
-        (0, 1) => nest.for_each_run(|lb, rb| {
-            let a = lhs[lb];
-            out.extend(rhs[rb..rb + len].iter().map(|&b| op(a, b)));
-        }),
-        _ => nest.for_each_run(|lb, rb| {
-            out.extend(
-                (0..len).map(|i| op(lhs[lb + i * l_st as usize], rhs[rb + i * r_st as usize])),
-            );
-        }),
-    }
-    debug_assert_eq!(out.len(), numel);
+    // adt patch: blocks of whole runs, written in parallel when large (upstream: one
+    // thread extending the output run by run).
+    for_run_blocks(&nest, &mut out.spare_capacity_mut()[..numel], |first_run, block| {
+        for (j, run) in block.chunks_mut(len).enumerate() {
+            let (lb, rb) = nest.run_bases(first_run + j);
+            match (l_st, r_st) {
+                (1, 1) => {
+                    for ((o, &a), &b) in run.iter_mut().zip(&lhs[lb..lb + len]).zip(&rhs[rb..rb + len]) {
+                        o.write(op(a, b));
+                    }
+                }
+                (1, 0) => {
+                    let b = rhs[rb];
+                    for (o, &a) in run.iter_mut().zip(&lhs[lb..lb + len]) {
+                        o.write(op(a, b));
+                    }
+                }
+                (0, 1) => {
+                    let a = lhs[lb];
+                    for (o, &b) in run.iter_mut().zip(&rhs[rb..rb + len]) {
+                        o.write(op(a, b));
+                    }
+                }
+                _ => {
+                    for (i, o) in run.iter_mut().enumerate() {
+                        o.write(op(lhs[lb + i * l_st as usize], rhs[rb + i * r_st as usize]));
+                    }
+                }
+            }
+        }
+    });
+    // SAFETY: the blocks cover `out[..numel]` exactly (whole runs of `len` in row-major
+    // order), and every slot of every run was written above.
+    unsafe { out.set_len(numel) };
     Some(out)
+}
+
+/// Element count from which the zip traversals split their runs across threads, and the
+/// elements per task (adt patch).
+#[cfg(feature = "rayon")]
+const PARALLEL_MIN_ELEMS: usize = 64 * 1024;
+#[cfg(feature = "rayon")]
+const PARALLEL_BLOCK_ELEMS: usize = 16 * 1024;
+
+/// Calls `f(first_run, block)` over `dst` (the dense row-major output of `nest`) in
+/// blocks of whole runs: on the rayon pool when the work is large, else as one block
+/// (adt patch).
+fn for_run_blocks<D: Send>(nest: &ZipNest, dst: &mut [D], f: impl Fn(usize, &mut [D]) + Send + Sync) {
+    let len = nest.inner().0;
+    #[cfg(feature = "rayon")]
+    if nest.runs() >= 2 && dst.len() >= PARALLEL_MIN_ELEMS {
+        use rayon::prelude::*;
+        let runs_per_block = (PARALLEL_BLOCK_ELEMS / len).max(1);
+        dst.par_chunks_mut(runs_per_block * len)
+            .enumerate()
+            .for_each(|(i, block)| f(i * runs_per_block, block));
+        return;
+    }
+    let _ = len;
+    f(0, dst)
 }
 
 /// Apply `op` over a collapsed nest *in place*, writing the result back
@@ -262,9 +319,9 @@ where
 /// strided — and monomorphized per call site so LLVM autovectorizes it.
 pub(crate) fn zip_apply_inplace<D, S, F>(nest: &ZipNest, dst: &mut [D], src: &[S], op: F)
 where
-    D: Copy,
-    S: Copy,
-    F: Fn(D, S) -> D,
+    D: Copy + Send,
+    S: Copy + Sync,
+    F: Fn(D, S) -> D + Send + Sync,
 {
     debug_assert!(
         nest.lhs_is_dense(),
@@ -282,24 +339,32 @@ where
 
     let (len, l_st, r_st) = nest.inner();
     debug_assert_eq!(l_st, 1, "dense destination implies a contiguous inner run");
-    match r_st {
-        1 => nest.for_each_run(|lb, rb| {
-            for (d, &s) in dst[lb..lb + len].iter_mut().zip(&src[rb..rb + len]) {
-                *d = op(*d, s);
+    // adt patch: blocks of whole runs, in parallel when large (upstream: one thread).
+    let numel = nest.runs() * len;
+    let dense = &mut dst[nest.lhs_offset..nest.lhs_offset + numel];
+    for_run_blocks(nest, dense, |first_run, block| {
+        for (j, run) in block.chunks_mut(len).enumerate() {
+            let (_, rb) = nest.run_bases(first_run + j);
+            match r_st {
+                1 => {
+                    for (d, &s) in run.iter_mut().zip(&src[rb..rb + len]) {
+                        *d = op(*d, s);
+                    }
+                }
+                0 => {
+                    let s = src[rb];
+                    for d in run.iter_mut() {
+                        *d = op(*d, s);
+                    }
+                }
+                _ => {
+                    for (i, d) in run.iter_mut().enumerate() {
+                        *d = op(*d, src[rb + i * r_st as usize]);
+                    }
+                }
             }
-        }),
-        0 => nest.for_each_run(|lb, rb| {
-            let s = src[rb];
-            for d in dst[lb..lb + len].iter_mut() {
-                *d = op(*d, s);
-            }
-        }),
-        _ => nest.for_each_run(|lb, rb| {
-            for (i, d) in dst[lb..lb + len].iter_mut().enumerate() {
-                *d = op(*d, src[rb + i * r_st as usize]);
-            }
-        }),
-    }
+        }
+    });
 }
 
 // ============================================================================
