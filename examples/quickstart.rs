@@ -14,8 +14,13 @@ struct Cli {
 }
 
 fn main() -> Result<()> {
-    // Freed tensor buffers stay in the process (CPU speed; adt_plugin::allocator).
-    adt_plugin::allocator::keep_freed_memory();
+    // CPU settings (adt_plugin::host): freed tensor buffers stay in the process, and the
+    // work runs on a thread of rayon's pool, which burn-flex's parallel ops use.
+    adt_plugin::host::keep_freed_memory();
+    adt_plugin::host::run_in_pool(run)
+}
+
+fn run() -> Result<()> {
     let cli = Cli::parse();
     let outcome = adt::quickstart::run(&cli.args)?;
     println!("{}", outcome.table);

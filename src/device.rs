@@ -84,3 +84,15 @@ impl std::fmt::Display for DeviceArg {
         })
     }
 }
+
+/// CPU time this process has used so far, all threads, user + system, in ms (Linux
+/// `/proc/self/stat`, 10 ms resolution; `None` elsewhere). CPU time over wall time is how
+/// many cores a phase kept busy.
+pub fn process_cpu_ms() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks * 10.0) // USER_HZ is 100 on Linux
+}

@@ -212,8 +212,13 @@ fn run_child(kind: &str, m: usize, constraint: bool, steps: usize) -> serde_json
 }
 
 fn main() {
-    // Freed tensor buffers stay in the process (CPU speed; adt_plugin::allocator).
-    adt_plugin::allocator::keep_freed_memory();
+    // CPU settings (adt_plugin::host): freed tensor buffers stay in the process, and the
+    // work runs on a thread of rayon's pool, which burn-flex's parallel ops use.
+    adt_plugin::host::keep_freed_memory();
+    adt_plugin::host::run_in_pool(run)
+}
+
+fn run() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--child") {
         return child(&args[1..]);

@@ -9,9 +9,14 @@ use adt_plugin::AdtConfig;
 use adt_plugin::toy::{ToyParts, ToySizes, toy_config};
 use burn::prelude::*;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // Freed tensor buffers stay in the process (CPU speed; adt_plugin::allocator).
-    adt_plugin::allocator::keep_freed_memory();
+fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    // CPU settings (adt_plugin::host): freed tensor buffers stay in the process, and the
+    // work runs on a thread of rayon's pool, which burn-flex's parallel ops use.
+    adt_plugin::host::keep_freed_memory();
+    adt_plugin::host::run_in_pool(run)
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let resume = args.iter().any(|a| a == "--resume");
     let run_dir = args

@@ -12,10 +12,9 @@
 //!   (atomic step checkpoints, exact resume) and [`ema`];
 //! - [`config`]: [`AdtConfig`], every knob with its default; [`lora`]: `[adt.lora]` adapters;
 //! - [`precision`]: bf16 compute of the generator over f32 master weights;
-//! - [`allocator`]: keep freed tensor buffers in the process (CPU speed; call from `main`);
+//! - [`host`]: CPU settings for binaries (keep freed buffers, run inside rayon's pool);
 //! - [`toy`]: tiny implementations of every seam for tests, benchmarks and examples.
 
-pub mod allocator;
 pub mod augment;
 pub mod checkpoint;
 pub mod components;
@@ -26,6 +25,7 @@ pub mod error;
 pub mod eval;
 pub mod events;
 pub mod grads;
+pub mod host;
 pub mod inference;
 pub mod lora;
 pub mod losses;

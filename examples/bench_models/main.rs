@@ -186,18 +186,6 @@ struct Timing {
     cpu_per_run: Option<f64>,
 }
 
-/// CPU time this process has used so far, all threads, in ms (Linux `/proc/self/stat`,
-/// 10 ms resolution). Under contention, wall time per run ≈ CPU time per run / threads
-/// on an idle machine, for work that keeps every thread busy.
-fn process_cpu_ms() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    Some(ticks * 10.0) // USER_HZ is 100 on Linux
-}
-
 fn time(prepared: &mut Prepared, device: &Device, warmup: usize, seconds: f64) -> Timing {
     let sync = || device.sync().expect("device sync");
     for _ in 0..warmup {
@@ -207,7 +195,7 @@ fn time(prepared: &mut Prepared, device: &Device, warmup: usize, seconds: f64) -
     }
     let budget = Duration::from_secs_f64(seconds);
     let start = Instant::now();
-    let cpu_start = process_cpu_ms();
+    let cpu_start = adt::device::process_cpu_ms();
     let mut times = Vec::new();
     while times.len() < 5 || start.elapsed() < budget {
         let t0 = Instant::now();
@@ -217,7 +205,7 @@ fn time(prepared: &mut Prepared, device: &Device, warmup: usize, seconds: f64) -
         drop(keep);
     }
     let cpu_per_run = cpu_start
-        .zip(process_cpu_ms())
+        .zip(adt::device::process_cpu_ms())
         .map(|(a, b)| (b - a) / times.len() as f64);
     times.sort_by(f64::total_cmp);
     Timing {
@@ -244,8 +232,13 @@ fn round2(x: f64) -> f64 {
 }
 
 fn main() {
-    // Freed tensor buffers stay in the process (CPU speed; adt_plugin::allocator).
-    adt_plugin::allocator::keep_freed_memory();
+    // CPU settings (adt_plugin::host): freed tensor buffers stay in the process, and the
+    // work runs on a thread of rayon's pool, which burn-flex's parallel ops use.
+    adt_plugin::host::keep_freed_memory();
+    adt_plugin::host::run_in_pool(run)
+}
+
+fn run() {
     let args = Args::parse();
     if args.memory || args.memory_child.is_some() {
         return memory::main(

@@ -31,6 +31,7 @@ import tempfile
 OP_FRAME = re.compile(r"<impl [\w:]+::(\w+)<burn_flex::backend::Flex> for burn_flex::backend::Flex>::(\w+)")
 FLEX_MOD = re.compile(r"^burn_flex::(?:ops::)?(\w+)::")
 LAYER = re.compile(r"^(adt_\w+)::((?:\w+::)*)([A-Z]\w*)::(\w+)")
+HEADER = re.compile(r"^\s*\d+/\d+\s+\d")
 BACKWARD = "burn_autodiff::runtime::server::AutodiffServer::execute_steps"
 
 
@@ -45,7 +46,7 @@ def parse(script_output):
                 yield pid, tid, t, frames, kernel
             pid = None
             continue
-        if not line.startswith(("\t", " ")):
+        if HEADER.match(line):
             head = line.split()
             pid, tid = (int(x) for x in head[0].split("/"))
             t = float(head[1].rstrip(":"))

@@ -141,13 +141,13 @@ pub fn run(args: &Args) -> Result<Outcome> {
             args.steps,
             config.out.display()
         );
-        let t = Instant::now();
+        let t = Phase::start();
         crate::train::train(&config, false, std::slice::from_ref(&device), display)?;
-        timings.push((name.to_string(), t.elapsed().as_secs_f64()));
+        timings.push(t.done(name));
     }
 
     // Evaluate the base model and both tuned UNets (their EMA weights).
-    let t = Instant::now();
+    let t = Phase::start();
     let eval_dir = assets.join("dinov2_eval");
     let net = FeatureNet::load(&ModelSource::Local(eval_dir.clone()), [32, 32], &device)?;
     let heads = AttributeHeads::load(&eval_dir)?;
@@ -191,7 +191,7 @@ pub fn run(args: &Args) -> Result<Outcome> {
         samples: &out.join("samples.png"),
         device: &device,
     })?;
-    timings.push(("evaluation".into(), t.elapsed().as_secs_f64()));
+    timings.push(t.done("evaluation"));
     let table = report::write(
         &out,
         args,
@@ -204,6 +204,33 @@ pub fn run(args: &Args) -> Result<Outcome> {
         .map(|(name, r)| (name.clone(), r.cells.iter().map(|c| c.mean()).collect()))
         .collect();
     Ok(Outcome { out, table, fd })
+}
+
+/// Wall and CPU clocks of one phase of the run, for the report's timings.
+struct Phase {
+    wall: Instant,
+    cpu_ms: Option<f64>,
+}
+
+/// A finished phase: its name, wall seconds and the cores it kept busy (where known).
+pub(crate) type Timing = (String, f64, Option<f64>);
+
+impl Phase {
+    fn start() -> Self {
+        Self {
+            wall: Instant::now(),
+            cpu_ms: crate::device::process_cpu_ms(),
+        }
+    }
+
+    fn done(self, name: &str) -> Timing {
+        let wall = self.wall.elapsed().as_secs_f64();
+        let cores = self
+            .cpu_ms
+            .zip(crate::device::process_cpu_ms())
+            .map(|(a, b)| (b - a) / 1000.0 / wall.max(1e-9));
+        (name.to_string(), wall, cores)
+    }
 }
 
 /// Evaluate base, plain and ADT on the grid and draw `samples.png`.

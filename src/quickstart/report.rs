@@ -29,7 +29,7 @@ pub fn write(
     out: &Path,
     args: &Args,
     results: &[(String, GridResult)],
-    timings: &[(String, f64)],
+    timings: &[super::Timing],
     total_s: f64,
 ) -> Result<String> {
     let base = &results[0].1;
@@ -94,7 +94,13 @@ pub fn write(
          same captions and noise (the first evaluation sampler and step count, CFG of the first \
          cell). `report.png`: the FD table as bars (±1 std).\n\nTimings (seconds): ",
     );
-    let t: Vec<String> = timings.iter().map(|(n, s)| format!("{n} {s:.0}")).collect();
+    let t: Vec<String> = timings
+        .iter()
+        .map(|(n, s, cores)| match cores {
+            Some(c) => format!("{n} {s:.0} ({c:.2} cores)"),
+            None => format!("{n} {s:.0}"),
+        })
+        .collect();
     let _ = writeln!(md, "{}; total {total_s:.0}.", t.join(", "));
     std::fs::write(out.join("report.md"), &md)?;
     let mut rows = String::from("model,sampler,steps,cfg,seed,fd\n");

@@ -41,8 +41,13 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    // Freed tensor buffers stay in the process (CPU speed; adt_plugin::allocator).
-    adt_plugin::allocator::keep_freed_memory();
+    // CPU settings (adt_plugin::host): freed tensor buffers stay in the process, and the
+    // work runs on a thread of rayon's pool, which burn-flex's parallel ops use.
+    adt_plugin::host::keep_freed_memory();
+    adt_plugin::host::run_in_pool(run)
+}
+
+fn run() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Forward(args) => args.run(),
         Command::Train(args) => args.run(),
