@@ -211,14 +211,9 @@ fn run_child(kind: &str, m: usize, constraint: bool, steps: usize) -> serde_json
     serde_json::from_str(line).unwrap()
 }
 
+// No `adt_plugin::host` settings here: the peaks below are read from the resident set with
+// glibc's default handling of freed memory, as in the figures of docs/benchmarks.md.
 fn main() {
-    // CPU settings (adt_plugin::host): freed tensor buffers stay in the process, and the
-    // work runs on a thread of rayon's pool, which burn-flex's parallel ops use.
-    adt_plugin::host::keep_freed_memory();
-    adt_plugin::host::run_in_pool(run)
-}
-
-fn run() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--child") {
         return child(&args[1..]);

@@ -232,14 +232,18 @@ fn round2(x: f64) -> f64 {
 }
 
 fn main() {
+    let args = Args::parse();
     // CPU settings (adt_plugin::host): freed tensor buffers stay in the process, and the
-    // work runs on a thread of rayon's pool, which burn-flex's parallel ops use.
-    adt_plugin::host::keep_freed_memory();
-    adt_plugin::host::run_in_pool(run)
+    // work runs on a thread of rayon's pool, which burn-flex's parallel ops use. Not for
+    // `--memory`: it reads a step's transient memory as the resident set's peak above the
+    // steady state, which needs freed buffers returned to the OS (glibc's default).
+    if !(args.memory || args.memory_child.is_some()) {
+        adt_plugin::host::keep_freed_memory();
+    }
+    adt_plugin::host::run_in_pool(|| run(args))
 }
 
-fn run() {
-    let args = Args::parse();
+fn run(args: Args) {
     if args.memory || args.memory_child.is_some() {
         return memory::main(
             args.memory_child.as_deref(),

@@ -5,19 +5,20 @@
         --case unet_small_fwd_bwd --seconds 4 --warmup 1
 
 Runs CMD under `perf record --call-graph dwarf` and attributes every sample, on every
-thread, to the burn-flex op the main thread is in:
-- a main-thread sample goes to the innermost `<impl ...Ops<Flex> for Flex>::METHOD` frame
+thread, to a burn-flex op:
+- a sample of the driving thread (its stack passes through burn's tensor API: `main`, or
+  the pool thread `adt_plugin::host::run_in_pool` runs the work on) goes to the innermost `<impl ...Ops<Flex> for Flex>::METHOD` frame
   of its stack (`float_matmul`, `conv2d`, `float_exp`, ...), or to the innermost
   `burn_flex::ops::MODULE` function when the op was entered another way; with `bwd:` in
   front when the stack is inside burn-autodiff's backward pass;
-- a sample of another thread (rayon workers, GEMM threads) goes to the main thread's
-  latest op: the main thread waits inside that op while the pool runs its parallel part.
+- a sample of a helping thread (rayon workers, GEMM threads) goes to its own op module when
+  its stack names one, else to the driving thread's latest op, which it is helping with.
 Samples in the kernel (page faults of fresh buffers, scheduling) are counted in `kernel %`.
 
 Per op: CPU ms (all threads) per process, its share, and `cores` = CPU samples / the
 number of sampling periods in which the op ran on any thread (2.0 = both cores busy
 throughout on a 2-core machine). A second table groups the forward pass by model layer
-(the innermost `adt_*` frame of the main thread's stack).
+(the innermost `adt_*` frame of the driving thread's stack).
 """
 
 import argparse
@@ -138,7 +139,9 @@ def main():
     total = 0
     t0 = t1 = None
     for pid, tid, t, frames, kernel in parse(out):
-        if tid == pid:
+        if any(f.startswith(("burn_tensor::", "burn_autodiff::")) for f in frames):
+            # The driving thread (main, or the pool thread `adt_plugin::host::run_in_pool`
+            # runs the work on): it called the op through burn's tensor API.
             label, method, backward = op_of(frames)
             current[pid] = (label, backward)
             if method:
@@ -148,8 +151,8 @@ def main():
                 if layer:
                     layers[layer] += 1
         else:
-            # A pool thread: its own op module when its stack names one (conv's tiles,
-            # element-wise chunks), else the op the main thread waits in (GEMM threads).
+            # A helping thread: its own op module when its stack names one (conv's tiles,
+            # element-wise chunks), else the op the driving thread is in (GEMM threads).
             main_label, backward = current.get(pid, ("other (outside backend ops)", False))
             label = module_of(frames) or main_label
         label = ("bwd: " if backward else "") + label
@@ -164,7 +167,7 @@ def main():
     wall = (t1 - t0) if total else 0.0
     print(f"{total} samples at {args.freq} Hz over {wall:.1f} s wall: {total * period / max(wall, 1e-9):.2f} cores on average")
     print()
-    print("| op module | CPU ms | share | cores | kernel % | main ops (share of the module's main-thread samples) |")
+    print("| op module | CPU ms | share | cores | kernel % | ops called (share of the module's driving-thread samples) |")
     print("|---|---:|---:|---:|---:|---|")
     for label, n in cpu.most_common(args.top):
         m = methods[label]
@@ -176,9 +179,9 @@ def main():
         print(f"| (other ops) | {rest * ms:.0f} | {100.0 * rest / total:.1f}% | | |")
     if layers:
         print()
-        print("Forward pass, main thread's samples by model layer (innermost `adt_*` frame):")
+        print("Forward pass, the driving thread's samples by model layer (innermost `adt_*` frame):")
         print()
-        print("| layer | main-thread ms | share of main-thread forward samples |")
+        print("| layer | driving-thread ms | share of its forward samples |")
         print("|---|---:|---:|")
         lt = sum(layers.values())
         for layer, n in layers.most_common(12):
