@@ -85,7 +85,7 @@ def method_of(frames):
 
 
 def op_of(frames):
-    """(label, method, backward) of a main-thread sample."""
+    """(label, method, backward) of a driving-thread sample."""
     backward = any(BACKWARD in f for f in frames)
     label = module_of(frames)
     if label is None:
@@ -135,7 +135,7 @@ def main():
     slots = collections.defaultdict(set)
     layers = collections.Counter()
     methods = collections.defaultdict(collections.Counter)
-    current = {}  # pid -> (label, backward) of the main thread's latest sample
+    current = {}  # pid -> (label, backward) of the driving thread's latest sample
     total = 0
     t0 = t1 = None
     for pid, tid, t, frames, kernel in parse(out):

@@ -277,22 +277,16 @@ where
     Some(out)
 }
 
-/// Element count from which the zip traversals split their runs across threads, and the
-/// elements per task (adt patch).
-#[cfg(feature = "rayon")]
-const PARALLEL_MIN_ELEMS: usize = 64 * 1024;
-#[cfg(feature = "rayon")]
-const PARALLEL_BLOCK_ELEMS: usize = 16 * 1024;
-
 /// Calls `f(first_run, block)` over `dst` (the dense row-major output of `nest`) in
 /// blocks of whole runs: on the rayon pool when the work is large, else as one block
 /// (adt patch).
 fn for_run_blocks<D: Send>(nest: &ZipNest, dst: &mut [D], f: impl Fn(usize, &mut [D]) + Send + Sync) {
     let len = nest.inner().0;
     #[cfg(feature = "rayon")]
-    if nest.runs() >= 2 && dst.len() >= PARALLEL_MIN_ELEMS {
+    // The thresholds of the other element-wise ops (ops/unary.rs).
+    if nest.runs() >= 2 && dst.len() >= crate::ops::unary::PARALLEL_MIN_ELEMS {
         use rayon::prelude::*;
-        let runs_per_block = (PARALLEL_BLOCK_ELEMS / len).max(1);
+        let runs_per_block = (crate::ops::unary::PARALLEL_CHUNK_ELEMS / len).max(1);
         dst.par_chunks_mut(runs_per_block * len)
             .enumerate()
             .for_each(|(i, block)| f(i * runs_per_block, block));

@@ -63,10 +63,11 @@ where
 #[cfg(feature = "simd")]
 fn par2(dst: &mut [f32], src: &[f32], kernel: fn(&mut [f32], &[f32])) {
     #[cfg(feature = "rayon")]
-    if dst.len() >= 64 * 1024 {
+    if dst.len() >= crate::ops::unary::PARALLEL_MIN_ELEMS {
+        use crate::ops::unary::PARALLEL_CHUNK_ELEMS;
         use rayon::prelude::*;
-        dst.par_chunks_mut(16 * 1024)
-            .zip(src.par_chunks(16 * 1024))
+        dst.par_chunks_mut(PARALLEL_CHUNK_ELEMS)
+            .zip(src.par_chunks(PARALLEL_CHUNK_ELEMS))
             .for_each(|(d, s)| kernel(d, s));
         return;
     }

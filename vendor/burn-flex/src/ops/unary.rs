@@ -166,9 +166,10 @@ where
 /// Elements from which an in-place element-wise op is split across threads (adt patch:
 /// upstream runs them on one thread).
 #[cfg(feature = "rayon")]
-const PARALLEL_MIN_ELEMS: usize = 64 * 1024;
+pub(crate) const PARALLEL_MIN_ELEMS: usize = 64 * 1024;
+/// Elements per task of those ops (adt patch).
 #[cfg(feature = "rayon")]
-const PARALLEL_CHUNK_ELEMS: usize = 16 * 1024;
+pub(crate) const PARALLEL_CHUNK_ELEMS: usize = 16 * 1024;
 
 /// Runs `f` over `xs`, in chunks on the rayon pool when `xs` is large (adt patch).
 pub(crate) fn for_chunks<E: Send>(xs: &mut [E], f: impl Fn(&mut [E]) + Send + Sync) {
