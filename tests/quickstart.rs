@@ -44,6 +44,19 @@ fn shortened_quickstart_writes_the_comparison() {
     }
     let csv = std::fs::read_to_string(out.join("report.csv")).unwrap();
     assert_eq!(csv.lines().count(), 4, "{csv}");
+    assert_eq!(
+        csv.lines().next().unwrap(),
+        "model,sampler,steps,cfg,seed,fd,acc_kind,acc_color,acc_size,acc_position,acc_background"
+    );
+    for line in csv.lines().skip(1) {
+        let fields: Vec<&str> = line.split(',').collect();
+        assert_eq!(fields.len(), 11, "{line}");
+        assert_eq!(fields[4], "0", "the evaluation seed: {line}");
+        for acc in &fields[6..] {
+            let a: f64 = acc.parse().unwrap_or_else(|_| panic!("accuracy {acc:?} in {line}"));
+            assert!((0.0..=1.0).contains(&a), "{line}");
+        }
+    }
     let png = image::open(out.join("samples.png")).unwrap();
     // 4 rows (real, base, plain, ADT) of 8 tiles, 32 px upscaled ×4, 2 px gaps.
     assert!(
@@ -54,6 +67,10 @@ fn shortened_quickstart_writes_the_comparison() {
     for run_dir in ["plain", "adt"] {
         assert!(out.join(run_dir).join("events.jsonl").is_file());
         assert!(out.join(run_dir).join("export/unet/config.json").is_file());
+        // The config's validation grid at the last step, announced to the dashboard.
+        assert!(out.join(run_dir).join("samples/step-000002.png").is_file());
+        let events = std::fs::read_to_string(out.join(run_dir).join("events.jsonl")).unwrap();
+        assert!(events.contains(r#""type":"sample""#), "{run_dir}: no sample event");
     }
     // A second quickstart into the same folder replaces it; a foreign folder is refused.
     let foreign = dir.path().join("mine");

@@ -317,6 +317,10 @@ pub struct AdtConfig {
     /// conditioning best]. Needs a conditioner that returns `Conditioning::pooled`; cached
     /// prompt embeddings hold only the hidden states, so with it the prompts are encoded.
     pub text_cond: bool,
+    /// Show the discriminator the real images as the VAE reconstructs them (decode of the
+    /// encoded latents) instead of raw pixels [choice: off]. Fakes are decodes; with a lossy
+    /// VAE "was this decoded?" is otherwise D's cheapest cue, one no latent can remove.
+    pub real_through_vae: bool,
     /// DiffAugment policy: comma list of `color`, `translation`, `cutout` (empty = none).
     pub augment: String,
     /// Max translation as a fraction of the image side [DiffAugment: 1/8].
@@ -402,6 +406,7 @@ impl Default for AdtConfig {
             bn_group: 8,
             head_kernel: 9,
             text_cond: false,
+            real_through_vae: false,
             augment: "color,translation,cutout".into(),
             translation_ratio: 0.125,
             cutout_ratio: 0.5,

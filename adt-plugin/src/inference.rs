@@ -15,6 +15,7 @@
 use burn::prelude::*;
 
 use crate::config::{KPolicy, SkipPath, StartPolicy};
+use crate::metrics::StepMetrics;
 use crate::rng::EngineRng;
 use crate::traits::{CondPair, Conditioning, Denoiser, Sampler, SamplerHistory};
 
@@ -79,6 +80,13 @@ impl SimulationPlan {
     /// Executed step indices.
     pub fn executed(&self) -> std::ops::Range<usize> {
         self.first..self.m
+    }
+
+    /// Write the plan's start index and first graph step into the step's metrics (which steps
+    /// the adversarial gradient trains depends on both; see `docs/shapes-report.md`).
+    pub fn record(&self, m: &mut StepMetrics) {
+        m.start_s = Some(self.start_index() as f64);
+        m.graph_step = self.graph_steps.first().map(|&i| i as f64);
     }
 }
 

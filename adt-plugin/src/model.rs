@@ -362,11 +362,17 @@ impl<K: Components> AdtModel<K> {
                 message: format!("{} entries for {b} images", batch.micro.len()),
             });
         }
-        let real = batch.images.clone().detach();
-        let device = real.device();
+        let pixels = batch.images.clone().detach();
+        let device = pixels.device();
         let x0 = match &batch.latents {
             Some(z) => z.clone().detach(),
-            None => self.ctx.encode(real.clone()).detach(),
+            None => self.ctx.encode(pixels.clone()).detach(),
+        };
+        // What D sees as real: the pixels, or their VAE round trip (`real_through_vae`).
+        let real = if self.ctx.config.real_through_vae {
+            self.ctx.decode(x0.clone()).detach()
+        } else {
+            pixels
         };
         let conditioner = &self.ctx.conditioner;
         let text = match &batch.text {

@@ -371,6 +371,7 @@ fn single_step<K: Components>(
         if g_adv.is_finite() {
             accumulate_backward(&mut g_grads, &model.generator, adv.mul_scalar(c.lambda_adv));
         }
+        gen_out.plan.record(&mut m);
         report.plan = Some(gen_out.plan);
     }
 
@@ -741,6 +742,7 @@ fn accumulated_step<K: Components>(
     if let Some((plan, _, _)) = adversarial {
         m.g_adv = Some(g_adv);
         total += c.lambda_adv * g_adv;
+        plan.record(&mut m);
         report.plan = Some(plan);
     }
     m.g_total = Some(total);

@@ -135,3 +135,33 @@ fn frozen_modules_stay_bit_identical_while_players_train() {
     );
     assert!(bits(&snap(&ema.module)) != g_before, "the EMA did not move");
 }
+
+/// `real_through_vae`: D's real images are the codec's round trip of the batch, not its pixels.
+#[test]
+fn real_through_vae_shows_d_the_decoded_reals() {
+    let d = dev();
+    let b = batch(&d);
+    let parts = || ToyParts::new(ToySizes::default(), 3, &d);
+    let plain = parts().model(toy_config(), &d).unwrap();
+    let decoded = parts()
+        .model(
+            adt_plugin::AdtConfig {
+                real_through_vae: true,
+                ..toy_config()
+            },
+            &d,
+        )
+        .unwrap();
+    let p = plain.prepare(&b).unwrap();
+    let q = decoded.prepare(&b).unwrap();
+    let v = |t: Tensor<4>| t.into_data().try_into_vec::<f32>().unwrap();
+    assert_eq!(v(p.real.clone()), v(b.images.clone()));
+    assert_eq!(
+        v(q.x0.clone()),
+        v(p.x0.clone()),
+        "the latents do not change"
+    );
+    let round_trip = v(decoded.ctx.decode(q.x0.clone()));
+    assert_eq!(v(q.real.clone()), round_trip);
+    assert_ne!(round_trip, v(b.images), "the toy codec is lossless here");
+}

@@ -35,3 +35,16 @@ fn refine_never_starts_at_m() {
     // One sampler step leaves nothing below m: the single step is run.
     assert_eq!(starts(StartPolicy::Refine, 1), BTreeSet::from([1]));
 }
+
+#[test]
+fn the_plan_is_recorded_as_metrics() {
+    let mut rng = EngineRng::new(3);
+    for _ in 0..50 {
+        let plan = SimulationPlan::draw(8, 1, StartPolicy::Uniform, KPolicy::Random, &mut rng);
+        let mut m = adt_plugin::metrics::StepMetrics::default();
+        plan.record(&mut m);
+        assert_eq!(m.start_s, Some(plan.start_index() as f64));
+        let g = m.graph_step.expect("K = 1 keeps one graph step") as usize;
+        assert!(plan.executed().contains(&g) && plan.graph_steps == [g]);
+    }
+}

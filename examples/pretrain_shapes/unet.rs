@@ -23,7 +23,7 @@ use crate::data::{Running, StepClock, captions, images, lr_at, reads_loss, to_ve
 pub const TEXT_HIDDEN: usize = 64;
 /// Share of captions replaced by the empty prompt.
 pub const CAPTION_DROPOUT: f64 = 0.1;
-pub const EMA_DECAY: f64 = 0.99;
+pub const EMA_DECAY: f64 = 0.999;
 
 /// transformers' `config.json` of the text encoder (what is shipped and what the
 /// model is built from).

@@ -122,10 +122,14 @@ pub struct Cell {
     pub sampler: SamplerName,
     pub steps: usize,
     pub cfg: f64,
+    /// The evaluation seeds, in the order of `fd` and `seed_accuracy`.
+    pub seeds: Vec<u64>,
     /// FD per seed.
     pub fd: Vec<f64>,
     /// Attribute accuracy per head (over all seeds' images), when the network has heads.
     pub accuracy: Vec<(String, f64)>,
+    /// Attribute accuracy per head of each seed's images (empty rows without heads).
+    pub seed_accuracy: Vec<Vec<(String, f64)>>,
 }
 
 impl Cell {
@@ -314,6 +318,7 @@ pub fn run_grid<F: Family>(
             let scheduler = Scheduler::new(&config, steps)?;
             for &cfg in &grid.cfgs {
                 let mut fd = Vec::new();
+                let mut seed_accuracy = Vec::new();
                 let mut hits = Tally::new(net, heads);
                 for &seed in &grid.seeds {
                     let mut generated = Tally::new(net, heads);
@@ -337,6 +342,7 @@ pub fn run_grid<F: Family>(
                         "{sampler} steps {steps} cfg {cfg} seed {seed}: FD {d:.4}"
                     ));
                     fd.push(d);
+                    seed_accuracy.push(generated.accuracy());
                     hits.correct
                         .iter_mut()
                         .zip(&generated.correct)
@@ -347,8 +353,10 @@ pub fn run_grid<F: Family>(
                     sampler,
                     steps,
                     cfg,
+                    seeds: grid.seeds.clone(),
                     fd,
                     accuracy: hits.accuracy(),
+                    seed_accuracy,
                 });
             }
         }
@@ -418,12 +426,43 @@ pub fn accuracy_line(accuracy: &[(String, f64)]) -> String {
         .join(", ")
 }
 
-/// The grid as CSV rows `label,sampler,steps,cfg,seed_index,fd`.
+/// The attribute heads whose accuracy `report.csv` / `eval.csv` carry, in column order
+/// (`acc_<head>`).
+pub const CSV_ACCURACY_HEADS: [&str; 5] = ["kind", "color", "size", "position", "background"];
+
+/// The header of [`csv`]'s rows.
+pub fn csv_header() -> String {
+    let acc: Vec<String> = CSV_ACCURACY_HEADS
+        .iter()
+        .map(|h| format!("acc_{h}"))
+        .collect();
+    format!("model,sampler,steps,cfg,seed,fd,{}\n", acc.join(","))
+}
+
+/// The grid as CSV rows under [`csv_header`]: one per cell and evaluation seed, with that
+/// seed's attribute accuracies (empty fields when the network has no such head).
 pub fn csv(label: &str, cells: &[Cell]) -> String {
     let mut s = String::new();
     for c in cells {
         for (i, fd) in c.fd.iter().enumerate() {
-            let _ = writeln!(s, "{label},{},{},{},{i},{fd}", c.sampler, c.steps, c.cfg);
+            let acc: Vec<String> = CSV_ACCURACY_HEADS
+                .iter()
+                .map(|h| {
+                    c.seed_accuracy
+                        .get(i)
+                        .and_then(|row| row.iter().find(|(n, _)| n == h))
+                        .map_or(String::new(), |(_, a)| format!("{a}"))
+                })
+                .collect();
+            let _ = writeln!(
+                s,
+                "{label},{},{},{},{},{fd},{}",
+                c.sampler,
+                c.steps,
+                c.cfg,
+                c.seeds[i],
+                acc.join(",")
+            );
         }
     }
     s
@@ -442,10 +481,7 @@ pub fn write_report(
     std::fs::write(&md, markdown(label, result, seeds, n))
         .with_context(|| format!("writing {}", md.display()))?;
     let path = out.join("eval.csv");
-    let body = format!(
-        "model,sampler,steps,cfg,seed,fd\n{}",
-        csv(label, &result.cells)
-    );
+    let body = format!("{}{}", csv_header(), csv(label, &result.cells));
     std::fs::write(&path, body).with_context(|| format!("writing {}", path.display()))?;
     plot::fd_bars(
         &out.join("eval.png"),

@@ -1,6 +1,6 @@
 //! The quickstart's report: `report.md` (FD and attribute accuracy of base, plain
 //! fine-tune and ADT per evaluation cell, change against the base), `report.csv` (every
-//! seed's FD) and `samples.png` (real / base / plain / ADT rows for the same prompts).
+//! seed's FD and attribute accuracies) and `samples.png` (real / base / plain / ADT rows for the same prompts).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -13,7 +13,7 @@ use anyhow::Result;
 use burn::prelude::*;
 
 use super::Args;
-use crate::eval::{Cell, Grid, GridResult, accuracy_line, cell_labels, csv, plot};
+use crate::eval::{Cell, Grid, GridResult, accuracy_line, cell_labels, csv, csv_header, plot};
 
 /// Prompts (first held-out captions) in `samples.png`.
 const SAMPLE_PROMPTS: usize = 8;
@@ -103,7 +103,7 @@ pub fn write(
         .collect();
     let _ = writeln!(md, "{}; total {total_s:.0}.", t.join(", "));
     std::fs::write(out.join("report.md"), &md)?;
-    let mut rows = String::from("model,sampler,steps,cfg,seed,fd\n");
+    let mut rows = csv_header();
     for (name, r) in results {
         rows.push_str(&csv(name, &r.cells));
     }

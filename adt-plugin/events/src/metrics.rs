@@ -35,7 +35,7 @@ const fn metric(
 }
 
 /// Every metric the engine can write, in display order (`docs/run-directory.md`).
-pub const METRICS: [MetricInfo; 13] = [
+pub const METRICS: [MetricInfo; 15] = [
     metric(
         "g_adv",
         "generator adversarial loss, −mean D(fake)",
@@ -63,6 +63,18 @@ pub const METRICS: [MetricInfo; 13] = [
     metric(
         "d_grad_norm",
         "discriminator gradient global L2 norm before clipping",
+        false,
+        false,
+    ),
+    metric(
+        "start_s",
+        "start index s of the simulated inference: steps run from the image-to-image start (m = from noise)",
+        false,
+        false,
+    ),
+    metric(
+        "graph_step",
+        "first sampler step that keeps a graph (0 = the noisiest of m, m − 1 = the last)",
         false,
         false,
     ),
@@ -103,6 +115,8 @@ pub struct StepMetrics {
     pub r1: Option<f64>,
     pub g_grad_norm: Option<f64>,
     pub d_grad_norm: Option<f64>,
+    pub start_s: Option<f64>,
+    pub graph_step: Option<f64>,
     pub lr_g: Option<f64>,
     pub lr_d: Option<f64>,
     pub step_time_s: Option<f64>,
@@ -122,6 +136,8 @@ impl StepMetrics {
             "r1" => self.r1,
             "g_grad_norm" => self.g_grad_norm,
             "d_grad_norm" => self.d_grad_norm,
+            "start_s" => self.start_s,
+            "graph_step" => self.graph_step,
             "lr_g" => self.lr_g,
             "lr_d" => self.lr_d,
             "step_time_s" => self.step_time_s,
