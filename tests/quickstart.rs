@@ -53,7 +53,9 @@ fn shortened_quickstart_writes_the_comparison() {
         assert_eq!(fields.len(), 11, "{line}");
         assert_eq!(fields[4], "0", "the evaluation seed: {line}");
         for acc in &fields[6..] {
-            let a: f64 = acc.parse().unwrap_or_else(|_| panic!("accuracy {acc:?} in {line}"));
+            let a: f64 = acc
+                .parse()
+                .unwrap_or_else(|_| panic!("accuracy {acc:?} in {line}"));
             assert!((0.0..=1.0).contains(&a), "{line}");
         }
     }
@@ -70,7 +72,10 @@ fn shortened_quickstart_writes_the_comparison() {
         // The config's validation grid at the last step, announced to the dashboard.
         assert!(out.join(run_dir).join("samples/step-000002.png").is_file());
         let events = std::fs::read_to_string(out.join(run_dir).join("events.jsonl")).unwrap();
-        assert!(events.contains(r#""type":"sample""#), "{run_dir}: no sample event");
+        assert!(
+            events.contains(r#""type":"sample""#),
+            "{run_dir}: no sample event"
+        );
     }
     // A second quickstart into the same folder replaces it; a foreign folder is refused.
     let foreign = dir.path().join("mine");

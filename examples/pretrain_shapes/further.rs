@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use adt::assets::{MANIFEST, list_files, write_manifest};
+use adt::assets::{MANIFEST, list_files};
 use adt_clip::ClipTokenizer;
 use adt_family::image_io::{grid, save_png, to_rgb8};
 use adt_models_common::{ModelSource, save_safetensors};
@@ -16,7 +16,7 @@ use burn::prelude::*;
 
 use crate::unet::{self, TextToImage};
 use crate::vit::{self, format_accuracy};
-use crate::{Args, DDIM_STEPS, GUIDANCE, SAMPLES, data, replace_output, sample_and_score};
+use crate::{Args, DDIM_STEPS, GUIDANCE, SAMPLES, Staging, data, sample_and_score};
 
 pub fn run(args: &Args, from: &Path, device: &Device) -> Result<()> {
     let out = &args.out;
@@ -29,7 +29,8 @@ pub fn run(args: &Args, from: &Path, device: &Device) -> Result<()> {
     if out.exists() && std::fs::canonicalize(out)? == std::fs::canonicalize(from)? {
         bail!("--out must differ from --continue-from (the source is copied first)");
     }
-    replace_output(out)?;
+    let staging = Staging::begin(out)?;
+    let out = &staging.dir;
     for rel in list_files(from)? {
         let dst = out.join(&rel);
         std::fs::create_dir_all(dst.parent().expect("a file in a folder"))?;
@@ -173,7 +174,7 @@ pub fn run(args: &Args, from: &Path, device: &Device) -> Result<()> {
     let mut text = std::fs::read_to_string(&readme).unwrap_or_default();
     text.push_str(&section);
     std::fs::write(&readme, text)?;
-    write_manifest(out)?;
+    let out = staging.finish()?;
     eprintln!(
         "done in {:.0}s: {}",
         t.elapsed().as_secs_f64(),

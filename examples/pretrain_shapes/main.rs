@@ -41,6 +41,7 @@ use adt_family::{Request, SeededNoise};
 use adt_models_common::{ModelSource, save_safetensors};
 use adt_schedulers::{NoiseSchedule, SamplerName, Scheduler, SchedulerConfig};
 use adt_sd15::Sd15Model;
+use anyhow::Context as _;
 use anyhow::{Result, bail};
 use burn::prelude::*;
 use clap::Parser;
@@ -202,12 +203,14 @@ fn run() -> Result<()> {
         }
     };
     let log_every = |n: usize| (n / 20).max(1);
-    let out = if args.probe {
-        std::env::temp_dir().join("pretrain_shapes_probe")
+    let (out, staging) = if args.probe {
+        let dir = std::env::temp_dir().join("pretrain_shapes_probe");
+        replace_output(&dir)?;
+        (dir, None)
     } else {
-        args.out.clone()
+        let staging = Staging::begin(&args.out)?;
+        (staging.dir.clone(), Some(staging))
     };
-    replace_output(&out)?;
     let total = Instant::now();
     let mut phases = Vec::new();
     let domain = data::domain(args.seed);
@@ -444,7 +447,9 @@ fn run() -> Result<()> {
         total_s,
     };
     std::fs::write(out.join("README.md"), report.readme(&out)?)?;
-    write_manifest(&out)?;
+    let out = staging
+        .expect("a staging folder outside --probe")
+        .finish()?;
     eprintln!("done in {total_s:.0}s: {}", out.display());
     Ok(())
 }
@@ -452,6 +457,16 @@ fn run() -> Result<()> {
 /// Clear `out` for a new output folder: only an earlier output (it has a manifest) or an
 /// empty folder is replaced.
 pub(crate) fn replace_output(out: &Path) -> Result<()> {
+    check_replaceable(out)?;
+    if out.exists() {
+        std::fs::remove_dir_all(out)?;
+    }
+    std::fs::create_dir_all(out)?;
+    Ok(())
+}
+
+/// `out` may be replaced: absent, empty, or an earlier output (it has a manifest).
+fn check_replaceable(out: &Path) -> Result<()> {
     if out.exists() {
         let ours = out.join(MANIFEST).exists() || out.read_dir()?.next().is_none();
         if !ours {
@@ -460,10 +475,62 @@ pub(crate) fn replace_output(out: &Path) -> Result<()> {
                 out.display()
             );
         }
-        std::fs::remove_dir_all(out)?;
     }
-    std::fs::create_dir_all(out)?;
     Ok(())
+}
+
+/// Marks a staging folder as this example's unfinished output.
+const PARTIAL_MARKER: &str = ".pretrain_shapes-partial";
+
+/// Where a run writes: `<out>.partial`, moved to `out` only once complete and with its
+/// manifest, so an interrupted run never leaves a folder that passes the manifest and the
+/// previous output stays in place until the new one is whole. A rerun removes the partial
+/// folder an interrupted run left (it carries [`PARTIAL_MARKER`]).
+pub(crate) struct Staging {
+    pub(crate) dir: PathBuf,
+    out: PathBuf,
+}
+
+impl Staging {
+    pub(crate) fn begin(out: &Path) -> Result<Self> {
+        check_replaceable(out)?;
+        let mut name = out
+            .file_name()
+            .with_context(|| format!("--out {} has no folder name", out.display()))?
+            .to_os_string();
+        name.push(".partial");
+        let dir = out.with_file_name(name);
+        if dir.exists() {
+            if !dir.join(PARTIAL_MARKER).is_file() {
+                bail!(
+                    "{} exists and is not an unfinished output of this example (no {PARTIAL_MARKER}); \
+                     not replacing it",
+                    dir.display()
+                );
+            }
+            eprintln!("removing {}, left by an interrupted run", dir.display());
+            std::fs::remove_dir_all(&dir)?;
+        }
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join(PARTIAL_MARKER), "")?;
+        Ok(Self {
+            dir,
+            out: out.to_path_buf(),
+        })
+    }
+
+    /// Write the manifest and put the folder in place of `out`.
+    pub(crate) fn finish(self) -> Result<PathBuf> {
+        std::fs::remove_file(self.dir.join(PARTIAL_MARKER))?;
+        write_manifest(&self.dir)?;
+        if self.out.exists() {
+            std::fs::remove_dir_all(&self.out)
+                .with_context(|| format!("removing the previous {}", self.out.display()))?;
+        }
+        std::fs::rename(&self.dir, &self.out)
+            .with_context(|| format!("moving {} to {}", self.dir.display(), self.out.display()))?;
+        Ok(self.out)
+    }
 }
 
 fn write_heads_json(path: &Path, report: &vit::VitReport) -> Result<()> {
