@@ -3,7 +3,9 @@
 //!
 //! 1. `vae/`: a tiny `AutoencoderKL`, 32×32 RGB ↔ 4×8×8 latents;
 //! 2. `unet/` + `text_encoder/` + `tokenizer/`: a tiny SD1.5-layout UNet trained jointly
-//!    with a from-scratch CLIP text encoder (ε-loss, SD1.5 schedule, 10% caption dropout);
+//!    with a from-scratch CLIP text encoder (ε-loss on SD1.5's schedule, or with
+//!    `--v-zero-snr` — the shipped recipe — v-loss on it rescaled to zero terminal SNR;
+//!    10% caption dropout);
 //!    with `scheduler/` (DDIM, SD1.5 betas) and `model_index.json` a complete diffusers
 //!    pipeline folder that `adt_sd15::Sd15Model::from_pretrained` loads;
 //! 3. `dinov2_disc/` and `dinov2_eval/`: two small DINOv2-architecture ViTs supervised on
@@ -63,11 +65,13 @@ pub(crate) struct Args {
     /// Multiplies every phase's step count (e.g. 0.02 for a smoke run).
     #[arg(long, default_value_t = 1.0)]
     pub(crate) scale: f64,
-    #[arg(long, default_value_t = 400)]
+    // Step counts and pool: the recipe of the shipped `assets/shapes` (its README has the
+    // whole command, with `--v-zero-snr`).
+    #[arg(long, default_value_t = 2000)]
     pub(crate) vae_steps: usize,
-    #[arg(long, default_value_t = 900)]
+    #[arg(long, default_value_t = 11000)]
     pub(crate) unet_steps: usize,
-    #[arg(long, default_value_t = 250)]
+    #[arg(long, default_value_t = 1500)]
     pub(crate) vit_steps: usize,
     /// Train nothing: sample the pipeline already in `--out` at several guidance
     /// scales and print the evaluation network's attribute accuracy for each.
@@ -78,6 +82,13 @@ pub(crate) struct Args {
     pub(crate) merges: usize,
     #[arg(long, default_value_t = 16)]
     pub(crate) vae_batch: usize,
+    /// Weight of the VAE's KL term (per latent element, against per-pixel reconstruction
+    /// means). Smaller = sharper posteriors, so small shapes survive the round trip.
+    #[arg(long, default_value_t = 1e-4)]
+    pub(crate) vae_kl_weight: f64,
+    /// Latent channels of the VAE (and the UNet's input/output channels).
+    #[arg(long, default_value_t = 4)]
+    pub(crate) latent_channels: usize,
     #[arg(long, default_value_t = 32)]
     pub(crate) unet_batch: usize,
     #[arg(long, default_value_t = 64)]
@@ -100,7 +111,7 @@ pub(crate) struct Args {
     #[arg(long)]
     pub(crate) unet_seconds: Option<f64>,
     /// Train images encoded once for the UNet (its data pool).
-    #[arg(long, default_value_t = 8192)]
+    #[arg(long, default_value_t = 16384)]
     pub(crate) pool: usize,
     /// Where to train and sample (`wgpu` needs `--features wgpu`).
     #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
@@ -236,9 +247,13 @@ fn run() -> Result<()> {
     let (vae, vae_report) = vae::train(
         &domain,
         args.seed,
-        vae_steps,
-        args.vae_batch,
-        log_every(vae_steps),
+        &vae::Run {
+            steps: vae_steps,
+            batch: args.vae_batch,
+            latent_channels: args.latent_channels,
+            kl_weight: args.vae_kl_weight,
+            log_every: log_every(vae_steps),
+        },
         &device,
     )?;
     vae.save_pretrained(&out.join("vae"))?;
@@ -584,6 +599,7 @@ impl Report<'_> {
         let a = self.args;
         let (v, u) = (self.vae, self.unet);
         let (objective, loss) = (a.objective().schedule_description(), a.objective().name());
+        let c = a.latent_channels;
         let mut s = String::new();
         s.push_str("# Pretrained tiny models for the procedural shapes domain\n\n");
         s.push_str(
@@ -598,13 +614,13 @@ impl Report<'_> {
             "Regenerate (overwrites this folder; timings below are from that run):\n\n```sh\n\
              cargo run --release{} --example pretrain_shapes -- --out assets/shapes --seed {} \
              --vae-steps {} --unet-steps {} --vit-steps {} --merges {} --vae-batch {} --unet-batch {} \
-             --vit-batch {} --unet-lr {} --pool {} --device {}{}{}{}\n```\n\n\
+             --vit-batch {} --unet-lr {} --pool {} --latent-channels {} --vae-kl-weight {} --device {}{}{}{}\n```\n\n\
              `sha256sum -c MANIFEST.sha256` (run in this folder) checks the files. Runs are \
              deterministic for one machine, backend and thread count; other machines may differ in \
              the last float bits (parallel reductions), hence in the weights' hashes.\n\n",
             if a.device == DeviceArg::Cpu { "" } else { " --features wgpu" },
             a.seed, a.vae_steps, a.unet_steps, a.vit_steps, a.merges, a.vae_batch, a.unet_batch,
-            a.vit_batch, a.unet_lr, a.pool, a.device,
+            a.vit_batch, a.unet_lr, a.pool, a.latent_channels, a.vae_kl_weight, a.device,
             a.snr_weight_cap.map_or(String::new(), |c| format!(" --snr-weight-cap {c}")),
             if a.v_zero_snr { " --v-zero-snr" } else { "" },
             a.unet_seconds.map_or(String::new(), |t| format!(" --unet-seconds {t}")),
@@ -613,8 +629,8 @@ impl Report<'_> {
             "## What is here\n\n\
              - A diffusers `StableDiffusionPipeline` folder (`model_index.json`, `unet/`, `vae/`, \
              `text_encoder/`, `tokenizer/`, `scheduler/`) that `adt_sd15::Sd15Model::from_pretrained` loads:\n\
-             \x20 - `vae/`: `AutoencoderKL`, block_out_channels (16, 32, 32), 1 layer per block, 4 latent \
-             channels, downscale 4 (32×32 RGB ↔ 4×8×8), {} parameters. Trained {} steps × batch {} \
+             \x20 - `vae/`: `AutoencoderKL`, block_out_channels (16, 32, 32), 1 layer per block, {c} latent \
+             channels, downscale 4 (32×32 RGB ↔ {c}×8×8), {} parameters. Trained {} steps × batch {} \
              with L1 + L2 reconstruction + {} × KL (per element), AdamW (lr 2e-3, warm-up min(100, steps/10), cosine to 2e-4). `scaling_factor` = 1/std of the \
              encoder means over 1024 train images = 1/{:.4} = **{:.5}** (latent mean {:.4}; diffusers \
              convention, no shift).\n\
@@ -647,7 +663,7 @@ impl Report<'_> {
              CFG {GUIDANCE}, no negative prompt) for the first 16 held-out captions (row-major, listed \
              below), upscaled ×4 (nearest); `samples_reference.png`: the real held-out images of the same \
              captions.\n\n",
-            v.params, v.steps, v.batch, vae::KL_WEIGHT, v.latent_std, 1.0 / v.latent_std, v.latent_mean,
+            v.params, v.steps, v.batch, v.kl_weight, v.latent_std, 1.0 / v.latent_std, v.latent_mean,
             unet::TEXT_HIDDEN, u.unet_params,
             unet::TEXT_HIDDEN, u.text_params,
             a.merges, self.vocab_size, u.tokens_per_caption,
@@ -802,7 +818,7 @@ fn conditioning_check(out: &Path, device: &Device) -> Result<()> {
         h.clone().abs().mean().into_scalar::<f64>()
     );
     let x = Tensor::<4>::random(
-        [1, 4, 8, 8],
+        [1, sd.codec.vae.config().latent_channels, 8, 8],
         burn::tensor::Distribution::Normal(0.0, 1.0),
         &device,
     );

@@ -54,10 +54,12 @@ pub fn text_config_json(vocab_size: usize) -> Value {
 /// SD1.5's block layout (cross-attention down blocks, a plain lowest block, the
 /// cross-attention mid block, mirrored up blocks) at tiny widths and one
 /// downsample fewer (8×8 latents: 8 → 4 → 2).
-pub fn unet_config() -> UNet2DConditionConfig {
+pub fn unet_config(latent_channels: usize) -> UNet2DConditionConfig {
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     UNet2DConditionConfig {
         sample_size: Some(SampleSize::Square(8)),
+        in_channels: latent_channels,
+        out_channels: latent_channels,
         down_block_types: s(&[
             "CrossAttnDownBlock2D",
             "CrossAttnDownBlock2D",
@@ -157,9 +159,11 @@ impl Objective {
 /// Train; returns the EMA model (plain device).
 pub fn train(s: &Setup<'_>) -> Result<(TextToImage, UnetReport)> {
     let plain = &s.device;
+    let channels = s.vae.config().latent_channels;
+    let per_latent = channels * 8 * 8;
     // Latents of the pool (scaled like the pipeline scales them), and token ids.
     let t0 = std::time::Instant::now();
-    let mut latents: Vec<f32> = Vec::with_capacity(s.pool * 256);
+    let mut latents: Vec<f32> = Vec::with_capacity(s.pool * per_latent);
     let mut ids: Vec<Vec<u32>> = Vec::with_capacity(s.pool);
     let mut token_count = 0usize;
     for start in (0..s.pool).step_by(256) {
@@ -189,7 +193,7 @@ pub fn train(s: &Setup<'_>) -> Result<(TextToImage, UnetReport)> {
     let mut model = match &s.init {
         Some(m) => m.clone(),
         None => TextToImage {
-            unet: UNet2DConditionModel::new(&unet_config(), &device)?,
+            unet: UNet2DConditionModel::new(&unet_config(channels), &device)?,
             text_encoder: ClipTextModel::new(&text_config, false, &device)?,
         },
     };
@@ -210,10 +214,10 @@ pub fn train(s: &Setup<'_>) -> Result<(TextToImage, UnetReport)> {
     let mut at_ten: Option<f64> = None;
     while step < total {
         let picks: Vec<usize> = (0..s.batch).map(|_| rng.random_range(0..s.pool)).collect();
-        let mut z0 = Vec::with_capacity(s.batch * 256);
+        let mut z0 = Vec::with_capacity(s.batch * per_latent);
         let mut rows = Vec::with_capacity(s.batch);
         for &p in &picks {
-            z0.extend_from_slice(&latents[p * 256..(p + 1) * 256]);
+            z0.extend_from_slice(&latents[p * per_latent..(p + 1) * per_latent]);
             rows.push(if rng.random_bool(CAPTION_DROPOUT) {
                 empty.clone()
             } else {
@@ -223,13 +227,17 @@ pub fn train(s: &Setup<'_>) -> Result<(TextToImage, UnetReport)> {
         let ts: Vec<i64> = (0..s.batch)
             .map(|_| rng.random_range(0..n_train) as i64)
             .collect();
-        let z0 = Tensor::<4>::from_data(TensorData::new(z0, [s.batch, 4, 8, 8]), &device);
+        let z0 = Tensor::<4>::from_data(TensorData::new(z0, [s.batch, channels, 8, 8]), &device);
         let t_int = Tensor::<1, Int>::from_data(TensorData::new(ts.clone(), [s.batch]), &device);
         let t_float = Tensor::<1>::from_data(
             TensorData::new(ts.iter().map(|&t| t as f32).collect::<Vec<_>>(), [s.batch]),
             &device,
         );
-        let noise = Tensor::random([s.batch, 4, 8, 8], Distribution::Normal(0.0, 1.0), &device);
+        let noise = Tensor::random(
+            [s.batch, channels, 8, 8],
+            Distribution::Normal(0.0, 1.0),
+            &device,
+        );
         let target = match s.objective {
             Objective::Epsilon => noise.clone(),
             Objective::VZeroSnr => {

@@ -12,17 +12,15 @@ use burn::tensor::Distribution;
 
 use crate::data::{IMAGE_SIZE, Running, StepClock, images, lr_at, reads_loss, to_vec};
 
-/// Weight of the KL term (per latent element, against per-pixel reconstruction means).
-pub const KL_WEIGHT: f64 = 1e-4;
-
-/// Three down blocks: downscale 4, so 32×32 images ↔ 8×8 latents.
-pub fn config(scaling_factor: f64) -> AutoencoderKLConfig {
+/// Three down blocks: downscale 4, so 32×32 images ↔ 8×8 latents with `latent_channels`
+/// channels.
+pub fn config(scaling_factor: f64, latent_channels: usize) -> AutoencoderKLConfig {
     AutoencoderKLConfig {
         block_out_channels: vec![16, 32, 32],
         down_block_types: vec!["DownEncoderBlock2D".into(); 3],
         up_block_types: vec!["UpDecoderBlock2D".into(); 3],
         layers_per_block: 1,
-        latent_channels: 4,
+        latent_channels,
         norm_num_groups: 8,
         sample_size: Some(SampleSize::Square(IMAGE_SIZE)),
         scaling_factor,
@@ -32,6 +30,8 @@ pub fn config(scaling_factor: f64) -> AutoencoderKLConfig {
 
 pub struct VaeReport {
     pub steps: usize,
+    /// Weight of the KL term (per latent element, against per-pixel reconstruction means).
+    pub kl_weight: f64,
     pub final_l1: f64,
     pub final_l2: f64,
     pub final_kl: f64,
@@ -45,18 +45,34 @@ pub struct VaeReport {
     pub sec_per_step: f64,
 }
 
+/// The knobs of one VAE training run.
+#[derive(Clone, Copy)]
+pub struct Run {
+    pub steps: usize,
+    pub batch: usize,
+    pub latent_channels: usize,
+    /// Weight of the KL term (per latent element, against per-pixel reconstruction means).
+    pub kl_weight: f64,
+    pub log_every: usize,
+}
+
 /// Train; returns the model on the plain device with `scaling_factor` = 1/std.
 pub fn train(
     domain: &ShapesDomain,
     seed: u64,
-    steps: usize,
-    batch: usize,
-    log_every: usize,
+    run: &Run,
     plain: &Device,
 ) -> Result<(AutoencoderKL, VaeReport)> {
+    let Run {
+        steps,
+        batch,
+        latent_channels,
+        kl_weight,
+        log_every,
+    } = *run;
     let device = plain.clone().autodiff();
     device.seed(seed);
-    let mut vae = AutoencoderKL::new(&config(1.0), &device)?;
+    let mut vae = AutoencoderKL::new(&config(1.0, latent_channels), &device)?;
     let params = vae.num_params();
     eprintln!("[vae] {params} parameters, {steps} steps of batch {batch}");
     let mut optim = AdamWConfig::new().with_weight_decay(0.0).init();
@@ -81,7 +97,7 @@ pub fn train(
             .sub_scalar(1.0)
             .mean()
             .mul_scalar(0.5);
-        let loss = l1.clone() + l2.clone() + kl.clone().mul_scalar(KL_WEIGHT);
+        let loss = l1.clone() + l2.clone() + kl.clone().mul_scalar(kl_weight);
         let grads = GradientsParams::from_grads(loss.backward(), &vae);
         vae = optim.step(lr_at(step, steps, (steps / 10).min(100), 2e-3), vae, grads);
         if reads_loss(step, steps) {
@@ -126,6 +142,7 @@ pub fn train(
     let mse01 = diff.powf_scalar(2.0).mean().into_scalar::<f64>() / 4.0;
     let report = VaeReport {
         steps,
+        kl_weight,
         final_l1: l1_avg.value,
         final_l2: l2_avg.value,
         final_kl: kl_avg.value,
@@ -142,6 +159,7 @@ pub fn train(
         report.heldout_psnr,
         1.0 / std
     );
-    let scaled = AutoencoderKL::new(&config(1.0 / std), plain)?.load_record(vae.into_record());
+    let scaled = AutoencoderKL::new(&config(1.0 / std, latent_channels), plain)?
+        .load_record(vae.into_record());
     Ok((scaled, report))
 }
