@@ -86,6 +86,9 @@ pub(crate) struct Args {
     /// means). Smaller = sharper posteriors, so small shapes survive the round trip.
     #[arg(long, default_value_t = 1e-4)]
     pub(crate) vae_kl_weight: f64,
+    /// Weight of an L1 loss on the VAE reconstruction's image gradients (0 = off).
+    #[arg(long, default_value_t = 0.0)]
+    pub(crate) vae_edge_weight: f64,
     /// Latent channels of the VAE (and the UNet's input/output channels).
     #[arg(long, default_value_t = 4)]
     pub(crate) latent_channels: usize,
@@ -252,6 +255,7 @@ fn run() -> Result<()> {
             batch: args.vae_batch,
             latent_channels: args.latent_channels,
             kl_weight: args.vae_kl_weight,
+            edge_weight: args.vae_edge_weight,
             log_every: log_every(vae_steps),
         },
         &device,
@@ -614,13 +618,13 @@ impl Report<'_> {
             "Regenerate (overwrites this folder; timings below are from that run):\n\n```sh\n\
              cargo run --release{} --example pretrain_shapes -- --out assets/shapes --seed {} \
              --vae-steps {} --unet-steps {} --vit-steps {} --merges {} --vae-batch {} --unet-batch {} \
-             --vit-batch {} --unet-lr {} --pool {} --latent-channels {} --vae-kl-weight {} --device {}{}{}{}\n```\n\n\
+             --vit-batch {} --unet-lr {} --pool {} --latent-channels {} --vae-kl-weight {} --vae-edge-weight {} --device {}{}{}{}\n```\n\n\
              `sha256sum -c MANIFEST.sha256` (run in this folder) checks the files. Runs are \
              deterministic for one machine, backend and thread count; other machines may differ in \
              the last float bits (parallel reductions), hence in the weights' hashes.\n\n",
             if a.device == DeviceArg::Cpu { "" } else { " --features wgpu" },
             a.seed, a.vae_steps, a.unet_steps, a.vit_steps, a.merges, a.vae_batch, a.unet_batch,
-            a.vit_batch, a.unet_lr, a.pool, a.latent_channels, a.vae_kl_weight, a.device,
+            a.vit_batch, a.unet_lr, a.pool, a.latent_channels, a.vae_kl_weight, a.vae_edge_weight, a.device,
             a.snr_weight_cap.map_or(String::new(), |c| format!(" --snr-weight-cap {c}")),
             if a.v_zero_snr { " --v-zero-snr" } else { "" },
             a.unet_seconds.map_or(String::new(), |t| format!(" --unet-seconds {t}")),
@@ -631,7 +635,7 @@ impl Report<'_> {
              `text_encoder/`, `tokenizer/`, `scheduler/`) that `adt_sd15::Sd15Model::from_pretrained` loads:\n\
              \x20 - `vae/`: `AutoencoderKL`, block_out_channels (16, 32, 32), 1 layer per block, {c} latent \
              channels, downscale 4 (32×32 RGB ↔ {c}×8×8), {} parameters. Trained {} steps × batch {} \
-             with L1 + L2 reconstruction + {} × KL (per element), AdamW (lr 2e-3, warm-up min(100, steps/10), cosine to 2e-4). `scaling_factor` = 1/std of the \
+             with L1 + L2 reconstruction + {} × KL (per element) + {} × L1 of the image-gradient error, AdamW (lr 2e-3, warm-up min(100, steps/10), cosine to 2e-4). `scaling_factor` = 1/std of the \
              encoder means over 1024 train images = 1/{:.4} = **{:.5}** (latent mean {:.4}; diffusers \
              convention, no shift).\n\
              \x20 - `unet/`: `UNet2DConditionModel` with SD1.5's block layout at tiny widths (CrossAttnDown, \
@@ -663,7 +667,7 @@ impl Report<'_> {
              CFG {GUIDANCE}, no negative prompt) for the first 16 held-out captions (row-major, listed \
              below), upscaled ×4 (nearest); `samples_reference.png`: the real held-out images of the same \
              captions.\n\n",
-            v.params, v.steps, v.batch, v.kl_weight, v.latent_std, 1.0 / v.latent_std, v.latent_mean,
+            v.params, v.steps, v.batch, v.kl_weight, v.edge_weight, v.latent_std, 1.0 / v.latent_std, v.latent_mean,
             unet::TEXT_HIDDEN, u.unet_params,
             unet::TEXT_HIDDEN, u.text_params,
             a.merges, self.vocab_size, u.tokens_per_caption,

@@ -32,6 +32,8 @@ pub struct VaeReport {
     pub steps: usize,
     /// Weight of the KL term (per latent element, against per-pixel reconstruction means).
     pub kl_weight: f64,
+    /// Weight of the image-gradient L1 term.
+    pub edge_weight: f64,
     pub final_l1: f64,
     pub final_l2: f64,
     pub final_kl: f64,
@@ -53,6 +55,9 @@ pub struct Run {
     pub latent_channels: usize,
     /// Weight of the KL term (per latent element, against per-pixel reconstruction means).
     pub kl_weight: f64,
+    /// Weight of an L1 loss on the reconstruction's finite differences (image gradients):
+    /// a sharpness term, since small shapes are a few percent of the pixel loss.
+    pub edge_weight: f64,
     pub log_every: usize,
 }
 
@@ -68,6 +73,7 @@ pub fn train(
         batch,
         latent_channels,
         kl_weight,
+        edge_weight,
         log_every,
     } = *run;
     let device = plain.clone().autodiff();
@@ -91,13 +97,21 @@ pub fn train(
         let z = posterior.sample_with(noise);
         let diff = vae.decode(z) - x;
         let l1 = diff.clone().abs().mean();
-        let l2 = diff.powf_scalar(2.0).mean();
+        let l2 = diff.clone().powf_scalar(2.0).mean();
+        // ∇(rec) − ∇(x) = ∇(rec − x): finite differences are linear.
+        let [_, _, h, w] = diff.dims();
+        let dx = diff.clone().narrow(3, 1, w - 1) - diff.clone().narrow(3, 0, w - 1);
+        let dy = diff.clone().narrow(2, 1, h - 1) - diff.narrow(2, 0, h - 1);
+        let edge = dx.abs().mean() + dy.abs().mean();
         let var = posterior.logvar.clone().exp();
         let kl = (posterior.mean.clone().powf_scalar(2.0) + var - posterior.logvar)
             .sub_scalar(1.0)
             .mean()
             .mul_scalar(0.5);
-        let loss = l1.clone() + l2.clone() + kl.clone().mul_scalar(kl_weight);
+        let loss = l1.clone()
+            + l2.clone()
+            + kl.clone().mul_scalar(kl_weight)
+            + edge.mul_scalar(edge_weight);
         let grads = GradientsParams::from_grads(loss.backward(), &vae);
         vae = optim.step(lr_at(step, steps, (steps / 10).min(100), 2e-3), vae, grads);
         if reads_loss(step, steps) {
@@ -143,6 +157,7 @@ pub fn train(
     let report = VaeReport {
         steps,
         kl_weight,
+        edge_weight,
         final_l1: l1_avg.value,
         final_l2: l2_avg.value,
         final_kl: kl_avg.value,
