@@ -98,20 +98,23 @@ pub fn train(
         let diff = vae.decode(z) - x;
         let l1 = diff.clone().abs().mean();
         let l2 = diff.clone().powf_scalar(2.0).mean();
-        // ∇(rec) − ∇(x) = ∇(rec − x): finite differences are linear.
-        let [_, _, h, w] = diff.dims();
-        let dx = diff.clone().narrow(3, 1, w - 1) - diff.clone().narrow(3, 0, w - 1);
-        let dy = diff.clone().narrow(2, 1, h - 1) - diff.narrow(2, 0, h - 1);
-        let edge = dx.abs().mean() + dy.abs().mean();
+        // ∇(rec) − ∇(x) = ∇(rec − x): finite differences are linear. Off (weight 0): not
+        // computed, so the loss is the plain recipe's to the bit.
+        let edge = (edge_weight > 0.0).then(|| {
+            let [_, _, h, w] = diff.dims();
+            let dx = diff.clone().narrow(3, 1, w - 1) - diff.clone().narrow(3, 0, w - 1);
+            let dy = diff.clone().narrow(2, 1, h - 1) - diff.clone().narrow(2, 0, h - 1);
+            (dx.abs().mean() + dy.abs().mean()).mul_scalar(edge_weight)
+        });
         let var = posterior.logvar.clone().exp();
         let kl = (posterior.mean.clone().powf_scalar(2.0) + var - posterior.logvar)
             .sub_scalar(1.0)
             .mean()
             .mul_scalar(0.5);
-        let loss = l1.clone()
-            + l2.clone()
-            + kl.clone().mul_scalar(kl_weight)
-            + edge.mul_scalar(edge_weight);
+        let mut loss = l1.clone() + l2.clone() + kl.clone().mul_scalar(kl_weight);
+        if let Some(edge) = edge {
+            loss = loss + edge;
+        }
         let grads = GradientsParams::from_grads(loss.backward(), &vae);
         vae = optim.step(lr_at(step, steps, (steps / 10).min(100), 2e-3), vae, grads);
         if reads_loss(step, steps) {
