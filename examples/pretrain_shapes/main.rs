@@ -409,13 +409,9 @@ fn run() -> Result<()> {
     let ks: Vec<u64> = (0..SAMPLES as u64).collect();
     let prompts = data::captions(&domain, Split::Heldout, &ks);
     let labels = data::label_tensors(&domain, Split::Heldout, &ks, &device);
-    let real_acc = vit::accuracy(
-        &eval_net,
-        data::images(&domain, Split::Heldout, &ks, &device),
-        &labels,
-    );
-    // The latent model's ceiling: the same real images through the VAE (posterior mean).
     let real = data::images(&domain, Split::Heldout, &ks, &device);
+    let real_acc = vit::accuracy(&eval_net, real.clone(), &labels);
+    // The latent model's ceiling: the same real images through the VAE (posterior mean).
     let recon_acc = vit::accuracy(
         &eval_net,
         vae.decode(vae.encode(real).mean).clamp(-1.0, 1.0),

@@ -126,13 +126,28 @@ pub struct Cell {
     pub seeds: Vec<u64>,
     /// FD per seed.
     pub fd: Vec<f64>,
-    /// Attribute accuracy per head (over all seeds' images), when the network has heads.
-    pub accuracy: Vec<(String, f64)>,
     /// Attribute accuracy per head of each seed's images (empty rows without heads).
     pub seed_accuracy: Vec<Vec<(String, f64)>>,
 }
 
 impl Cell {
+    /// Attribute accuracy per head over all seeds' images (every seed scores the same
+    /// images, so the mean of the seeds' accuracies); empty without heads.
+    pub fn accuracy(&self) -> Vec<(String, f64)> {
+        let Some(first) = self.seed_accuracy.first() else {
+            return Vec::new();
+        };
+        let n = self.seed_accuracy.len() as f64;
+        first
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| {
+                let sum: f64 = self.seed_accuracy.iter().map(|row| row[i].1).sum();
+                (name.clone(), sum / n)
+            })
+            .collect()
+    }
+
     pub fn mean(&self) -> f64 {
         self.fd.iter().sum::<f64>() / self.fd.len() as f64
     }
@@ -319,7 +334,6 @@ pub fn run_grid<F: Family>(
             for &cfg in &grid.cfgs {
                 let mut fd = Vec::new();
                 let mut seed_accuracy = Vec::new();
-                let mut hits = Tally::new(net, heads);
                 for &seed in &grid.seeds {
                     let mut generated = Tally::new(net, heads);
                     for r in &batches {
@@ -343,11 +357,6 @@ pub fn run_grid<F: Family>(
                     ));
                     fd.push(d);
                     seed_accuracy.push(generated.accuracy());
-                    hits.correct
-                        .iter_mut()
-                        .zip(&generated.correct)
-                        .for_each(|(a, b)| *a += b);
-                    hits.scored += generated.scored;
                 }
                 cells.push(Cell {
                     sampler,
@@ -355,7 +364,6 @@ pub fn run_grid<F: Family>(
                     cfg,
                     seeds: grid.seeds.clone(),
                     fd,
-                    accuracy: hits.accuracy(),
                     seed_accuracy,
                 });
             }
@@ -373,7 +381,7 @@ pub fn markdown(label: &str, result: &GridResult, seeds: usize, n: usize) -> Str
     let cells = &result.cells;
     let heads: Vec<String> = cells
         .first()
-        .map(|c| c.accuracy.iter().map(|(h, _)| h.clone()).collect())
+        .map(|c| c.accuracy().iter().map(|(h, _)| h.clone()).collect())
         .unwrap_or_default();
     let mut s = format!(
         "### {label}\n\nFréchet distance to {n} held-out images, mean ± std over {seeds} seed(s){}.\nFeature network: {}.\n\n| sampler | steps | CFG | FD |",
@@ -402,7 +410,7 @@ pub fn markdown(label: &str, result: &GridResult, seeds: usize, n: usize) -> Str
             c.mean(),
             c.std()
         );
-        for (_, a) in &c.accuracy {
+        for (_, a) in &c.accuracy() {
             let _ = write!(s, " {:.1}% |", 100.0 * a);
         }
         s.push('\n');

@@ -41,7 +41,7 @@ pub fn write(
             let c = &r.cells[i];
             debug_assert_eq!(cell_key(c), cell_key(base_cell));
             let acc = |h: &str| {
-                c.accuracy
+                c.accuracy()
                     .iter()
                     .find(|(n, _)| n == h)
                     .map_or("–".to_string(), |(_, a)| format!("{:.1}%", 100.0 * a))
