@@ -67,7 +67,7 @@ pub(crate) struct Args {
     pub(crate) scale: f64,
     // Step counts and pool: the recipe of the shipped `assets/shapes` (its README has the
     // whole command, with `--v-zero-snr`).
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 4000)]
     pub(crate) vae_steps: usize,
     #[arg(long, default_value_t = 11000)]
     pub(crate) unet_steps: usize,
@@ -89,6 +89,20 @@ pub(crate) struct Args {
     /// Weight of an L1 loss on the VAE reconstruction's image gradients (0 = off).
     #[arg(long, default_value_t = 0.0)]
     pub(crate) vae_edge_weight: f64,
+    /// Weight pixels of the VAE's reconstruction loss by 1 + FOCUS × their distance from
+    /// their image's mean colour (0 = off): the shape is a few percent of the pixels, so the
+    /// plain loss is dominated by the flat background.
+    #[arg(long, default_value_t = 8.0)]
+    pub(crate) vae_focus_weight: f64,
+    /// Peak learning rate of the VAE.
+    #[arg(long, default_value_t = 2e-3)]
+    pub(crate) vae_lr: f64,
+    /// Train only the VAE with the knobs given and print its held-out PSNR and the
+    /// evaluation network's accuracy on its reconstructions (the network of the existing
+    /// output in `--out`, which is not modified); the reconstruction grid goes to the
+    /// temporary folder.
+    #[arg(long)]
+    pub(crate) vae_trial: bool,
     /// Latent channels of the VAE (and the UNet's input/output channels).
     #[arg(long, default_value_t = 4)]
     pub(crate) latent_channels: usize,
@@ -131,6 +145,20 @@ pub(crate) struct Args {
 }
 
 impl Args {
+    /// The VAE phase's knobs, for `steps` steps.
+    pub(crate) fn vae_run(&self, steps: usize) -> vae::Run {
+        vae::Run {
+            steps,
+            batch: self.vae_batch,
+            latent_channels: self.latent_channels,
+            kl_weight: self.vae_kl_weight,
+            edge_weight: self.vae_edge_weight,
+            focus_weight: self.vae_focus_weight,
+            lr: self.vae_lr,
+            log_every: (steps / 20).max(1),
+        }
+    }
+
     pub(crate) fn objective(&self) -> unet::Objective {
         if self.v_zero_snr {
             unet::Objective::VZeroSnr
@@ -209,6 +237,9 @@ fn run() -> Result<()> {
     if let Some(from) = &args.continue_from {
         return further::run(&args, from, &device);
     }
+    if args.vae_trial {
+        return vae_trial(&args, &device);
+    }
     let steps = |n: usize| {
         if args.probe {
             PROBE_STEPS
@@ -247,19 +278,7 @@ fn run() -> Result<()> {
     // 1. VAE.
     let t = Instant::now();
     let vae_steps = steps(args.vae_steps);
-    let (vae, vae_report) = vae::train(
-        &domain,
-        args.seed,
-        &vae::Run {
-            steps: vae_steps,
-            batch: args.vae_batch,
-            latent_channels: args.latent_channels,
-            kl_weight: args.vae_kl_weight,
-            edge_weight: args.vae_edge_weight,
-            log_every: log_every(vae_steps),
-        },
-        &device,
-    )?;
+    let (vae, vae_report) = vae::train(&domain, args.seed, &args.vae_run(vae_steps), &device)?;
     vae.save_pretrained(&out.join("vae"))?;
     phases.push(Phase {
         name: "vae",
@@ -612,15 +631,16 @@ impl Report<'_> {
         );
         s.push_str(&format!(
             "Regenerate (overwrites this folder; timings below are from that run):\n\n```sh\n\
-             cargo run --release{} --example pretrain_shapes -- --out assets/shapes --seed {} \
+             cargo run --release{} --example pretrain_shapes -- --out {} --seed {} \
              --vae-steps {} --unet-steps {} --vit-steps {} --merges {} --vae-batch {} --unet-batch {} \
-             --vit-batch {} --unet-lr {} --pool {} --latent-channels {} --vae-kl-weight {} --vae-edge-weight {} --device {}{}{}{}\n```\n\n\
+             --vit-batch {} --unet-lr {} --pool {} --latent-channels {} --vae-kl-weight {} --vae-edge-weight {} --vae-focus-weight {} --vae-lr {} --device {}{}{}{}\n```\n\n\
              `sha256sum -c MANIFEST.sha256` (run in this folder) checks the files. Runs are \
              deterministic for one machine, backend and thread count; other machines may differ in \
              the last float bits (parallel reductions), hence in the weights' hashes.\n\n",
             if a.device == DeviceArg::Cpu { "" } else { " --features wgpu" },
+            a.out.display(),
             a.seed, a.vae_steps, a.unet_steps, a.vit_steps, a.merges, a.vae_batch, a.unet_batch,
-            a.vit_batch, a.unet_lr, a.pool, a.latent_channels, a.vae_kl_weight, a.vae_edge_weight, a.device,
+            a.vit_batch, a.unet_lr, a.pool, a.latent_channels, a.vae_kl_weight, a.vae_edge_weight, a.vae_focus_weight, a.vae_lr, a.device,
             a.snr_weight_cap.map_or(String::new(), |c| format!(" --snr-weight-cap {c}")),
             if a.v_zero_snr { " --v-zero-snr" } else { "" },
             a.unet_seconds.map_or(String::new(), |t| format!(" --unet-seconds {t}")),
@@ -631,7 +651,7 @@ impl Report<'_> {
              `text_encoder/`, `tokenizer/`, `scheduler/`) that `adt_sd15::Sd15Model::from_pretrained` loads:\n\
              \x20 - `vae/`: `AutoencoderKL`, block_out_channels (16, 32, 32), 1 layer per block, {c} latent \
              channels, downscale 4 (32×32 RGB ↔ {c}×8×8), {} parameters. Trained {} steps × batch {} \
-             with L1 + L2 reconstruction + {} × KL (per element) + {} × L1 of the image-gradient error, AdamW (lr 2e-3, warm-up min(100, steps/10), cosine to 2e-4). `scaling_factor` = 1/std of the \
+             with L1 + L2 reconstruction (each pixel weighted by 1 + {} × its L1 distance from its image's mean colour, weights normalised to mean 1 per batch: the shape is a few percent of the pixels) + {} × KL (per element) + {} × L1 of the image-gradient error, AdamW (lr {}, warm-up min(100, steps/10), cosine to a tenth). `scaling_factor` = 1/std of the \
              encoder means over 1024 train images = 1/{:.4} = **{:.5}** (latent mean {:.4}; diffusers \
              convention, no shift).\n\
              \x20 - `unet/`: `UNet2DConditionModel` with SD1.5's block layout at tiny widths (CrossAttnDown, \
@@ -663,7 +683,7 @@ impl Report<'_> {
              CFG {GUIDANCE}, no negative prompt) for the first 16 held-out captions (row-major, listed \
              below), upscaled ×4 (nearest); `samples_reference.png`: the real held-out images of the same \
              captions.\n\n",
-            v.params, v.steps, v.batch, v.kl_weight, v.edge_weight, v.latent_std, 1.0 / v.latent_std, v.latent_mean,
+            v.params, v.steps, v.batch, a.vae_focus_weight, v.kl_weight, v.edge_weight, a.vae_lr, v.latent_std, 1.0 / v.latent_std, v.latent_mean,
             unet::TEXT_HIDDEN, u.unet_params,
             unet::TEXT_HIDDEN, u.text_params,
             a.merges, self.vocab_size, u.tokens_per_caption,
@@ -674,7 +694,7 @@ impl Report<'_> {
         ));
         s.push_str("## Measured\n\n");
         s.push_str(&format!(
-            "- VAE, last steps (running mean): L1 {:.4}, L2 {:.5}, KL {:.2} per element. Held-out \
+            "- VAE, last steps (running mean; L1 and L2 as weighted in training): L1 {:.4}, L2 {:.5}, KL {:.2} per element. Held-out \
              (512 images, posterior mean): L1 {:.4} (pixels in [-1, 1]), PSNR {:.2} dB.\n\
              - UNet + text encoder, last steps (running mean): {loss}-MSE {:.4}.\n\
              - ViT training loss (sum of 5 cross-entropies, running mean): dinov2_disc {:.4}, dinov2_eval {:.4}.\n\n",
@@ -774,6 +794,32 @@ pub(crate) fn sample_and_score(
         &labels,
     );
     Ok((generated, acc))
+}
+
+/// `--vae-trial`: the VAE phase alone, scored by the evaluation network of `--out`.
+fn vae_trial(args: &Args, device: &Device) -> Result<()> {
+    let eval_net = vit::load_eval_net(&args.out.join("dinov2_eval"), device)?;
+    let domain = data::domain(args.seed);
+    let steps = ((args.vae_steps as f64 * args.scale).round() as usize).max(2);
+    let (vae, report) = vae::train(&domain, args.seed, &args.vae_run(steps), device)?;
+    let ks: Vec<u64> = (0..512).collect();
+    let labels = data::label_tensors(&domain, Split::Heldout, &ks, device);
+    let real = data::images(&domain, Split::Heldout, &ks, device);
+    let recon = vae.decode(vae.encode(real).mean).clamp(-1.0, 1.0);
+    let acc = vit::accuracy(&eval_net, recon.clone(), &labels);
+    let png = std::env::temp_dir().join("vae_trial.png");
+    let rgb = to_rgb8(recon.narrow(0, 0, 16).add_scalar(1.0).mul_scalar(0.5));
+    save_png(&data::upscale(&grid(&rgb, 4)), &png)?;
+    println!(
+        "{}",
+        json!({
+            "steps": steps, "latent_channels": args.latent_channels, "kl_weight": args.vae_kl_weight,
+            "edge_weight": args.vae_edge_weight, "focus_weight": args.vae_focus_weight, "lr": args.vae_lr,
+            "heldout_psnr": report.heldout_psnr, "sec_per_step": report.sec_per_step,
+            "recon_accuracy": format_accuracy(&acc), "grid": png.display().to_string(),
+        })
+    );
+    Ok(())
 }
 
 fn check_guidance(args: &Args, device: &Device) -> Result<()> {
