@@ -118,7 +118,7 @@ pub fn run(args: &Args, from: &Path, device: &Device) -> Result<()> {
         "\n## Continued training (supersedes the UNet, text encoder and generated-image numbers above)\n\n\
          The UNet and text encoder above were then trained further, starting from those weights, \
          with everything else unchanged (PREVIOUS = the folder the command above wrote):\n\n```sh\n\
-         cargo run --release{} --example pretrain_shapes -- --continue-from PREVIOUS --out assets/shapes \
+         cargo run --release{} --example pretrain_shapes -- --continue-from PREVIOUS --out {} \
          --seed {} --unet-steps {} --unet-batch {} --unet-lr {} --pool {} --device {}{}{}{}\n```\n\n\
          {} steps × batch {} of the {}-loss{}{} (seed {} for the draws, a fresh pool of {} train images, \
          AdamW lr {} with warm-up min(200, steps/10) and cosine to a tenth, EMA {} restarted from \
@@ -130,6 +130,7 @@ pub fn run(args: &Args, from: &Path, device: &Device) -> Result<()> {
         } else {
             " --features wgpu"
         },
+        args.out.display(),
         args.seed,
         steps,
         args.unet_batch,
