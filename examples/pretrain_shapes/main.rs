@@ -610,7 +610,8 @@ impl Report<'_> {
         };
         let mut sizes = String::new();
         let mut total_bytes = 0u64;
-        for rel in list_files(out)? {
+        // The README is written in the staging folder, beside its marker (not shipped).
+        for rel in list_files(out)?.into_iter().filter(|r| r != PARTIAL_MARKER) {
             let n = std::fs::metadata(out.join(&rel))?.len();
             total_bytes += n;
             sizes.push_str(&format!("| `{rel}` | {n} |\n"));
