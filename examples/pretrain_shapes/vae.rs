@@ -72,6 +72,21 @@ pub struct Run {
     pub log_every: usize,
 }
 
+/// Per-pixel weights `[B, 1, H, W]` of the reconstruction terms: 1 + `focus` × the pixel's
+/// L1 distance from its image's mean colour, normalised to mean 1 over the batch. `None`
+/// when `focus` is 0, so the loss is the unweighted recipe's to the bit.
+fn focus_weights(x: &Tensor<4>, focus: f64) -> Option<Tensor<4>> {
+    (focus > 0.0).then(|| {
+        let w = (x.clone() - x.clone().mean_dim(3).mean_dim(2))
+            .abs()
+            .sum_dim(1)
+            .mul_scalar(focus)
+            .add_scalar(1.0);
+        let norm = w.clone().mean();
+        w / norm.unsqueeze()
+    })
+}
+
 /// Train; returns the model on the plain device with `scaling_factor` = 1/std.
 pub fn train(
     domain: &ShapesDomain,
@@ -109,24 +124,10 @@ pub fn train(
         );
         let z = posterior.sample_with(noise);
         let diff = vae.decode(z) - x.clone();
-        // Off (weight 0): no weighting at all, so the loss is the plain recipe's to the bit.
-        let (l1, l2) = if focus_weight > 0.0 {
-            let focus = (x.clone() - x.clone().mean_dim(3).mean_dim(2))
-                .abs()
-                .sum_dim(1)
-                .mul_scalar(focus_weight)
-                .add_scalar(1.0);
-            let norm = focus.clone().mean();
-            let w = focus / norm.unsqueeze();
-            (
-                (diff.clone().abs() * w.clone()).mean(),
-                (diff.clone().powf_scalar(2.0) * w).mean(),
-            )
-        } else {
-            (
-                diff.clone().abs().mean(),
-                diff.clone().powf_scalar(2.0).mean(),
-            )
+        let (abs, sq) = (diff.clone().abs(), diff.clone().powf_scalar(2.0));
+        let (l1, l2) = match focus_weights(&x, focus_weight) {
+            Some(w) => ((abs * w.clone()).mean(), (sq * w).mean()),
+            None => (abs.mean(), sq.mean()),
         };
         // ∇(rec) − ∇(x) = ∇(rec − x): finite differences are linear. Off (weight 0): not
         // computed, so the loss is the plain recipe's to the bit.

@@ -40,8 +40,9 @@ pub fn write(
         for (name, r) in results {
             let c = &r.cells[i];
             debug_assert_eq!(cell_key(c), cell_key(base_cell));
+            let accuracy = c.accuracy();
             let acc = |h: &str| {
-                c.accuracy()
+                accuracy
                     .iter()
                     .find(|(n, _)| n == h)
                     .map_or("–".to_string(), |(_, a)| format!("{:.1}%", 100.0 * a))
