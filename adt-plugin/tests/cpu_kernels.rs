@@ -1,11 +1,12 @@
 //! The patched burn-flex kernels (`vendor/README.md`) against f64 references computed here:
-//! vectorised `exp`/`sigmoid`, attention with the softmax scale in the score GEMM, and the
-//! conv2d im2col path. Each op is reached through burn's public `Tensor` API on `flex`,
+//! vectorised `exp`/`sigmoid`, attention with the softmax scale in the score GEMM, the
+//! conv2d im2col path, and conv_transpose2d (stride 1 through the convolution, the rest
+//! through col2im). Each op is reached through burn's public `Tensor` API on `flex`,
 //! in the layouts that take different code paths (unique, shared, strided buffers).
 
 use burn::prelude::*;
-use burn::tensor::module::{attention, conv2d};
-use burn::tensor::ops::{AttentionModuleOptions, ConvOptions};
+use burn::tensor::module::{attention, conv_transpose2d, conv2d};
+use burn::tensor::ops::{AttentionModuleOptions, ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Distribution, TensorData, activation};
 
 fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
@@ -196,21 +197,40 @@ fn attention_matches_f64_on_the_naive_and_flash_paths() {
     }
 }
 
-/// Direct convolution in f64; `x` [b, c_in, h, w], `w` [c_out, c_in / groups, kh, kw].
-fn conv2d_f64(
-    x: &[f32],
-    xs: [usize; 4],
-    w: &[f32],
-    ws: [usize; 4],
+/// One conv2d case: input [b, c_in, h, w], weight [c_out, c_in / groups, k, k], with a bias.
+#[derive(Clone, Copy, Debug)]
+struct ConvCase {
+    b: usize,
+    c_in: usize,
+    c_out: usize,
+    h: usize,
+    w: usize,
+    kernel: usize,
     stride: usize,
     pad: usize,
+    dilation: usize,
     groups: usize,
-) -> (Vec<f64>, [usize; 4]) {
-    let [b, c_in, h, wd] = xs;
-    let [c_out, cpg, kh, kw] = ws;
+}
+
+/// Direct convolution in f64 with a bias; `x` [b, c_in, h, w], `w` [c_out, c_in / groups, k, k].
+fn conv2d_f64(x: &[f32], w: &[f32], bias: &[f32], c: ConvCase) -> (Vec<f64>, [usize; 4]) {
+    let ConvCase {
+        b,
+        c_in,
+        c_out,
+        h,
+        w: wd,
+        kernel: k,
+        stride,
+        pad,
+        dilation,
+        groups,
+    } = c;
+    let cpg = c_in / groups;
+    let span = dilation * (k - 1) + 1;
     let (oh, ow) = (
-        (h + 2 * pad - kh) / stride + 1,
-        (wd + 2 * pad - kw) / stride + 1,
+        (h + 2 * pad - span) / stride + 1,
+        (wd + 2 * pad - span) / stride + 1,
     );
     let opg = c_out / groups;
     let mut out = vec![0.0; b * c_out * oh * ow];
@@ -219,19 +239,18 @@ fn conv2d_f64(
             let g = co / opg;
             for y in 0..oh {
                 for xo in 0..ow {
-                    let mut acc = 0.0;
+                    let mut acc = bias[co] as f64;
                     for ci in 0..cpg {
-                        for ky in 0..kh {
-                            for kx in 0..kw {
-                                let iy = (y * stride + ky) as isize - pad as isize;
-                                let ix = (xo * stride + kx) as isize - pad as isize;
+                        for ky in 0..k {
+                            for kx in 0..k {
+                                let iy = (y * stride + ky * dilation) as isize - pad as isize;
+                                let ix = (xo * stride + kx * dilation) as isize - pad as isize;
                                 if iy < 0 || ix < 0 || iy >= h as isize || ix >= wd as isize {
                                     continue;
                                 }
                                 let xi = ((n * c_in + g * cpg + ci) * h + iy as usize) * wd
                                     + ix as usize;
-                                acc +=
-                                    x[xi] as f64 * w[((co * cpg + ci) * kh + ky) * kw + kx] as f64;
+                                acc += x[xi] as f64 * w[((co * cpg + ci) * k + ky) * k + kx] as f64;
                             }
                         }
                     }
@@ -246,36 +265,163 @@ fn conv2d_f64(
 #[test]
 fn conv2d_matches_f64() {
     let d = Device::flex();
-    // (batch, c_in, c_out, side, kernel, stride, pad, groups): the im2col path (3×3, several
-    // output tiles of 512 pixels), strided, grouped, and 1×1.
-    for (b, c_in, c_out, side, kernel, stride, pad, groups) in [
-        (2, 16, 24, 37, 3, 1, 1, 1),
-        (1, 16, 8, 20, 3, 2, 1, 1),
-        (1, 16, 16, 12, 3, 1, 1, 2),
-        (2, 16, 8, 9, 1, 1, 0, 1),
+    let case = |b, c_in, c_out, (h, w), kernel, stride, pad, dilation, groups| ConvCase {
+        b,
+        c_in,
+        c_out,
+        h,
+        w,
+        kernel,
+        stride,
+        pad,
+        dilation,
+        groups,
+    };
+    // The im2col path (3×3: tiles that end mid-row, a batch, a rectangular map), strided,
+    // dilated, 5×5 with padding 2, grouped, a single output channel, and 1×1.
+    for c in [
+        case(2, 16, 24, (37, 37), 3, 1, 1, 1, 1),
+        case(1, 16, 32, (96, 40), 3, 1, 1, 1, 1),
+        case(1, 16, 8, (20, 20), 3, 2, 1, 1, 1),
+        case(1, 16, 8, (21, 18), 3, 2, 0, 1, 1),
+        case(1, 12, 8, (19, 23), 3, 1, 2, 2, 1),
+        case(1, 8, 8, (17, 17), 5, 1, 2, 1, 1),
+        case(1, 16, 16, (12, 12), 3, 1, 1, 1, 2),
+        case(1, 32, 1, (33, 33), 3, 1, 1, 1, 1),
+        case(2, 16, 8, (9, 9), 1, 1, 0, 1, 1),
     ] {
-        let x = Tensor::<4>::random([b, c_in, side, side], Distribution::Normal(0.0, 1.0), &d);
+        let x = Tensor::<4>::random([c.b, c.c_in, c.h, c.w], Distribution::Normal(0.0, 1.0), &d);
         let w = Tensor::<4>::random(
-            [c_out, c_in / groups, kernel, kernel],
+            [c.c_out, c.c_in / c.groups, c.kernel, c.kernel],
             Distribution::Normal(0.0, 0.2),
             &d,
         );
-        let (want, shape) = conv2d_f64(
-            &host(x.clone()),
-            [b, c_in, side, side],
-            &host(w.clone()),
-            [c_out, c_in / groups, kernel, kernel],
-            stride,
-            pad,
-            groups,
-        );
+        let bias = Tensor::<1>::random([c.c_out], Distribution::Normal(0.0, 1.0), &d);
+        let (want, shape) = conv2d_f64(&host(x.clone()), &host(w.clone()), &host(bias.clone()), c);
         let y = conv2d(
             x,
             w,
-            None,
-            ConvOptions::new([stride; 2], [pad; 2], [1, 1], groups),
+            Some(bias),
+            ConvOptions::new([c.stride; 2], [c.pad; 2], [c.dilation; 2], c.groups),
         );
-        assert_eq!(y.dims(), shape);
+        assert_eq!(y.dims(), shape, "{c:?}");
+        let err = host(y)
+            .iter()
+            .zip(&want)
+            .map(|(&g, &w)| (g as f64 - w).abs())
+            .fold(0.0, f64::max);
+        assert!(err <= 1e-4, "conv2d {c:?}: max abs error {err}");
+    }
+}
+
+/// Transposed convolution in f64 with a bias; `x` [b, c_in, h, w], `w` [c_in, c_out / groups,
+/// k, k]; `c.c_out` is the output's channels, `c.pad` the input padding; `pad_out` extra rows
+/// and columns at the end.
+fn conv_transpose2d_f64(
+    x: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    c: ConvCase,
+    pad_out: usize,
+) -> (Vec<f64>, [usize; 4]) {
+    let ConvCase {
+        b,
+        c_in,
+        c_out,
+        h,
+        w: wd,
+        kernel: k,
+        stride,
+        pad,
+        dilation,
+        groups,
+    } = c;
+    let (icpg, opg) = (c_in / groups, c_out / groups);
+    let size = |n: usize| (n - 1) * stride + dilation * (k - 1) + pad_out + 1 - 2 * pad;
+    let (oh, ow) = (size(h), size(wd));
+    let mut out = vec![0.0; b * c_out * oh * ow];
+    for n in 0..b {
+        for co in 0..c_out {
+            let (g, o) = (co / opg, co % opg);
+            for v in &mut out[(n * c_out + co) * oh * ow..(n * c_out + co + 1) * oh * ow] {
+                *v = bias[co] as f64;
+            }
+            for i in 0..icpg {
+                let ci = g * icpg + i;
+                for iy in 0..h {
+                    for ix in 0..wd {
+                        let xv = x[((n * c_in + ci) * h + iy) * wd + ix] as f64;
+                        for ky in 0..k {
+                            for kx in 0..k {
+                                let y = (iy * stride + ky * dilation) as isize - pad as isize;
+                                let xo = (ix * stride + kx * dilation) as isize - pad as isize;
+                                if y < 0 || xo < 0 || y >= oh as isize || xo >= ow as isize {
+                                    continue;
+                                }
+                                out[((n * c_out + co) * oh + y as usize) * ow + xo as usize] +=
+                                    xv * w[((ci * opg + o) * k + ky) * k + kx] as f64;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (out, [b, c_out, oh, ow])
+}
+
+#[test]
+fn conv_transpose2d_matches_f64() {
+    let d = Device::flex();
+    let case = |b, c_in, c_out, (h, w), kernel, stride, pad, dilation, groups| ConvCase {
+        b,
+        c_in,
+        c_out,
+        h,
+        w,
+        kernel,
+        stride,
+        pad,
+        dilation,
+        groups,
+    };
+    // Stride 1 (a convolution's input gradient: the convolution path) with padding 1, 0 and
+    // 2 (dilated), grouped and 1×1; stride 2 and output padding (the col2im path).
+    for (c, pad_out) in [
+        (case(2, 16, 24, (37, 37), 3, 1, 1, 1, 1), 0),
+        (case(1, 16, 8, (21, 18), 3, 1, 0, 1, 1), 0),
+        (case(1, 12, 8, (19, 23), 3, 1, 2, 2, 1), 0),
+        (case(1, 16, 16, (12, 12), 3, 1, 1, 1, 2), 0),
+        (case(2, 16, 8, (9, 9), 1, 1, 0, 1, 1), 0),
+        (case(1, 16, 8, (10, 10), 3, 2, 1, 1, 1), 1),
+    ] {
+        let x = Tensor::<4>::random([c.b, c.c_in, c.h, c.w], Distribution::Normal(0.0, 1.0), &d);
+        let w = Tensor::<4>::random(
+            [c.c_in, c.c_out / c.groups, c.kernel, c.kernel],
+            Distribution::Normal(0.0, 0.2),
+            &d,
+        );
+        let bias = Tensor::<1>::random([c.c_out], Distribution::Normal(0.0, 1.0), &d);
+        let (want, shape) = conv_transpose2d_f64(
+            &host(x.clone()),
+            &host(w.clone()),
+            &host(bias.clone()),
+            c,
+            pad_out,
+        );
+        let y = conv_transpose2d(
+            x,
+            w,
+            Some(bias),
+            ConvTransposeOptions::new(
+                [c.stride; 2],
+                [c.pad; 2],
+                [pad_out; 2],
+                [c.dilation; 2],
+                c.groups,
+            ),
+        );
+        assert_eq!(y.dims(), shape, "{c:?}");
         let err = host(y)
             .iter()
             .zip(&want)
@@ -283,7 +429,7 @@ fn conv2d_matches_f64() {
             .fold(0.0, f64::max);
         assert!(
             err <= 1e-4,
-            "conv2d {c_in}->{c_out} k{kernel} s{stride} g{groups}: max abs error {err}"
+            "conv_transpose2d {c:?} (output padding {pad_out}): max abs error {err}"
         );
     }
 }

@@ -230,7 +230,7 @@ bf16_via_f32!(conv3d_bf16, conv3d_f32, 3, ConvOptions);
 
 /// Generic 3D convolution implementation using tiled im2col.
 ///
-/// Tiled approach processes output in TILE_SIZE chunks:
+/// Tiled approach processes output in tiles of `conv_tile_pixels` pixels:
 /// - Reduces memory usage (smaller im2col buffer per tile)
 /// - Enables tile-level parallelism
 /// - Improves cache utilization
@@ -244,7 +244,7 @@ fn conv3d_impl<
     options: &ConvOptions<3>,
     dtype: DType,
     zero: T,
-    gemm_fn: fn(&[T], &[T], usize, usize, usize) -> Vec<T>,
+    gemm_fn: unsafe fn(*mut T, usize, &[T], &[T], usize, usize, usize, bool),
 ) -> FlexTensor {
     let x = x.to_contiguous();
     let weight = weight.to_contiguous();
@@ -291,249 +291,92 @@ fn conv3d_impl<
 
     let [dilation_d, dilation_h, dilation_w] = options.dilation;
 
-    // Tile size for processing output pixels. Larger = better GEMM utilization,
-    // smaller = more parallelism and better cache usage. 512 is a good balance.
-    //
-    // adt patch: 2048 (upstream 512). Each tile is one GEMM that packs the whole weight
-    // matrix again; on a 256x256 map with 32-128 channels, 4x fewer packings made the VAE
-    // decoder's convs faster while the tiles still outnumber the threads.
-    const TILE_SIZE: usize = 2048;
-    let num_tiles = spatial_out.div_ceil(TILE_SIZE);
-
-    // Flatten kernel [c_out, c_in, kd, kh, kw] -> [c_out, kd, kh, kw, c_in]
-    // for GEMM. Expressed as a 2D transpose of (c_in, k_spatial) per c_out
-    // so the compiler can unroll the k_spatial inner loop; the older 5-
-    // nested formulation had a 10-term index expression LLVM wouldn't
-    // autovectorize.
-    let k_spatial = kernel_d * kernel_h * kernel_w;
-    let mut w_flat = vec![zero; channels_out * col_len];
-    for c_out in 0..channels_out {
-        let src_base = c_out * channels_per_group * k_spatial;
-        let dst_base = c_out * col_len;
-        for c_in in 0..channels_per_group {
-            let src_row = src_base + c_in * k_spatial;
-            for k in 0..k_spatial {
-                w_flat[dst_base + k * channels_per_group + c_in] = w_data[src_row + k];
-            }
-        }
-    }
-
-    // Convert input to NHWC layout for cache-friendly access in im2col.
-    // Loop order (c innermost, spatial outer) is intentional: on aarch64
-    // M3 Max, strided loads + contiguous stores beat the inverse by
-    // 10-35% per layer. Load prefetchers outrun the store write buffer.
-    let nhwc_stride = (
-        in_d * in_h * in_w * channels_in,
-        in_h * in_w * channels_in,
-        in_w * channels_in,
-        channels_in,
-        1,
-    );
-    let mut x_nhwc = vec![zero; batch_size * in_d * in_h * in_w * channels_in];
-    // One task per output row (b, d, h), on the rayon pool when available (adt patch:
-    // upstream converted the whole input on one thread).
-    let row_len = in_w * channels_in;
-    let fill_row = |(r, row): (usize, &mut [T])| {
-        let (b, d, h) = (r / (in_d * in_h), (r / in_h) % in_d, r % in_h);
-        let src_row = b * channels_in * in_d * in_h * in_w + d * in_h * in_w + h * in_w;
-        for w in 0..in_w {
-            for c in 0..channels_in {
-                row[w * channels_in + c] = x_data[src_row + c * in_d * in_h * in_w + w];
-            }
-        }
+    // adt patch: each tile (a run of output pixels of one batch item) gets its im2col in
+    // the layout the GEMM reads without repacking: one contiguous row of the tile's pixels
+    // per kernel entry (c, kd, kh, kw), gathered straight from the NCDHW input as runs of
+    // input rows, sized to stay in the core's cache. The GEMM, `out[pixel, c_out] =
+    // col[pixel, k] · w[c_out, k]ᵀ`, reads the weights in their own layout and writes
+    // straight into the output's channel planes; the bias is added while they are in
+    // cache. Upstream: an NDHWC copy of the input, a pixel-major im2col that the GEMM
+    // packed again, fixed 512-pixel tiles allocated and zeroed per tile, the GEMM into a
+    // temporary copied out, then the bias in a separate single-threaded pass.
+    let tile_len = conv_tile_pixels(col_len * core::mem::size_of::<T>(), batch_size, spatial_out);
+    let num_tiles = spatial_out.div_ceil(tile_len);
+    let geometry = Im2colGeometry {
+        kernel: [kernel_d, kernel_h, kernel_w],
+        stride: [stride_d, stride_h, stride_w],
+        dilation: [dilation_d, dilation_h, dilation_w],
+        pad: [pad_d, pad_h, pad_w],
+        input: [in_d, in_h, in_w],
+        output: [out_d, out_h, out_w],
     };
-    if row_len > 0 {
-        #[cfg(feature = "rayon")]
-        {
-            use rayon::prelude::*;
-            x_nhwc.par_chunks_mut(row_len).enumerate().for_each(fill_row);
-        }
-        #[cfg(not(feature = "rayon"))]
-        x_nhwc.chunks_mut(row_len).enumerate().for_each(fill_row);
-    }
-    // Use tiled parallel execution
-    let output = {
-        #[cfg(feature = "rayon")]
-        {
-            use rayon::prelude::*;
+    let in_plane = in_d * in_h * in_w;
 
-            let mut dst = vec![zero; batch_size * channels_out * spatial_out];
-            let dst_ptr = crate::ops::SendMutPtr::new(dst.as_mut_ptr());
-
-            // Process batches and tiles in parallel (nested parallelism)
-            (0..batch_size).into_par_iter().for_each(|b| {
-                (0..num_tiles).into_par_iter().for_each(|tile_idx| {
-                    let tile_start = tile_idx * TILE_SIZE;
-                    let tile_end = (tile_start + TILE_SIZE).min(spatial_out);
-                    let tile_size = tile_end - tile_start;
-
-                    // Process each group separately
-                    for g in 0..groups {
-                        let in_c_start = g * channels_per_group;
-                        let out_c_start = g * out_channels_per_group;
-
-                        // Build im2col for this tile and group
-                        let mut col_tile = vec![zero; col_len * tile_size];
-
-                        im2col_3d_tile(
-                            &mut col_tile,
-                            &x_nhwc,
-                            tile_start,
-                            tile_end,
-                            out_h,
-                            out_w,
-                            kernel_d,
-                            kernel_h,
-                            kernel_w,
-                            stride_d,
-                            stride_h,
-                            stride_w,
-                            dilation_d,
-                            dilation_h,
-                            dilation_w,
-                            pad_d,
-                            pad_h,
-                            pad_w,
-                            in_d,
-                            in_h,
-                            in_w,
-                            channels_per_group,
-                            col_len,
-                            b,
-                            in_c_start,
-                            nhwc_stride,
-                        );
-
-                        // Get weight slice for this group
-                        let w_start = out_c_start * col_len;
-                        let w_end = w_start + out_channels_per_group * col_len;
-                        let w_group = &w_flat[w_start..w_end];
-
-                        // GEMM: w_group[out_c_per_group, col_len] @ col_tile[tile_size, col_len]^T
-                        let result = gemm_fn(
-                            w_group,
-                            &col_tile,
-                            out_channels_per_group,
-                            col_len,
-                            tile_size,
-                        );
-
-                        // Write results to output for this group's output channels: one
-                        // contiguous run per channel (adt patch: upstream wrote element by
-                        // element with a stride of `spatial_out`).
-                        for c_out in 0..out_channels_per_group {
-                            let dst_idx = b * channels_out * spatial_out
-                                + (out_c_start + c_out) * spatial_out
-                                + tile_start;
-                            let res = &result[c_out * tile_size..(c_out + 1) * tile_size];
-                            debug_assert!(
-                                dst_idx + tile_size <= batch_size * channels_out * spatial_out
-                            );
-                            // SAFETY: in bounds (above); tiles and channels are disjoint
-                            // across tasks, so no other thread writes this range.
-                            unsafe {
-                                core::ptr::copy_nonoverlapping(
-                                    res.as_ptr(),
-                                    dst_ptr.ptr_add(dst_idx),
-                                    tile_size,
-                                );
-                            }
-                        }
-                    }
-                });
-            });
-            dst
-        }
-        #[cfg(not(feature = "rayon"))]
-        {
-            // Sequential path with tiling
-            let mut output = vec![zero; batch_size * channels_out * spatial_out];
-
-            for b in 0..batch_size {
-                for tile_idx in 0..num_tiles {
-                    let tile_start = tile_idx * TILE_SIZE;
-                    let tile_end = (tile_start + TILE_SIZE).min(spatial_out);
-                    let tile_size = tile_end - tile_start;
-
-                    // Process each group separately
-                    for g in 0..groups {
-                        let in_c_start = g * channels_per_group;
-                        let out_c_start = g * out_channels_per_group;
-
-                        let mut col_tile = vec![zero; col_len * tile_size];
-
-                        im2col_3d_tile(
-                            &mut col_tile,
-                            &x_nhwc,
-                            tile_start,
-                            tile_end,
-                            out_h,
-                            out_w,
-                            kernel_d,
-                            kernel_h,
-                            kernel_w,
-                            stride_d,
-                            stride_h,
-                            stride_w,
-                            dilation_d,
-                            dilation_h,
-                            dilation_w,
-                            pad_d,
-                            pad_h,
-                            pad_w,
-                            in_d,
-                            in_h,
-                            in_w,
-                            channels_per_group,
-                            col_len,
-                            b,
-                            in_c_start,
-                            nhwc_stride,
-                        );
-
-                        // Get weight slice for this group
-                        let w_start = out_c_start * col_len;
-                        let w_end = w_start + out_channels_per_group * col_len;
-                        let w_group = &w_flat[w_start..w_end];
-
-                        // GEMM for this group
-                        let result = gemm_fn(
-                            w_group,
-                            &col_tile,
-                            out_channels_per_group,
-                            col_len,
-                            tile_size,
-                        );
-
-                        // Write results to output for this group's output channels
-                        for (local_idx, global_idx) in (tile_start..tile_end).enumerate() {
-                            for c_out in 0..out_channels_per_group {
-                                let dst_idx = b * channels_out * spatial_out
-                                    + (out_c_start + c_out) * spatial_out
-                                    + global_idx;
-                                let res_idx = c_out * tile_size + local_idx;
-                                output[dst_idx] = result[res_idx];
-                            }
+    let bias = bias.map(|bias| bias.to_contiguous());
+    let bias_data: Option<&[T]> = bias.as_ref().map(|bias| bias.storage());
+    let mut output = vec![zero; batch_size * channels_out * spatial_out];
+    let out_ptr = crate::ops::SendMutPtr::new(output.as_mut_ptr());
+    let tasks = batch_size * num_tiles;
+    #[cfg(feature = "rayon")]
+    let gemm_in_parallel = tasks < rayon::current_num_threads();
+    #[cfg(not(feature = "rayon"))]
+    let gemm_in_parallel = false;
+    // One tile of one batch item, all groups; `col` is the task's reused buffer.
+    let run_tile = |col: &mut Vec<T>, task: usize| {
+        let (b, tile_idx) = (task / num_tiles, task % num_tiles);
+        let tile_start = tile_idx * tile_len;
+        let tile_end = (tile_start + tile_len).min(spatial_out);
+        let tile_size = tile_end - tile_start;
+        col.resize(col_len * tile_size, zero);
+        let col = &mut col[..col_len * tile_size];
+        for g in 0..groups {
+            let in_c_start = g * channels_per_group;
+            let out_c_start = g * out_channels_per_group;
+            let x_group = &x_data[(b * channels_in + in_c_start) * in_plane
+                ..(b * channels_in + in_c_start + channels_per_group) * in_plane];
+            im2col_tile(col, x_group, &geometry, tile_start, tile_end, zero);
+            let w_group =
+                &w_data[out_c_start * col_len..(out_c_start + out_channels_per_group) * col_len];
+            let dst_start = b * channels_out * spatial_out + out_c_start * spatial_out + tile_start;
+            // SAFETY: channel planes `out_c_start..+out_channels_per_group` of batch item `b`,
+            // pixels `tile_start..tile_end`: in bounds, and no other task writes them (tiles
+            // and batch items are disjoint across tasks).
+            unsafe {
+                let dst = out_ptr.ptr_add(dst_start);
+                gemm_fn(
+                    dst,
+                    spatial_out,
+                    col,
+                    w_group,
+                    tile_size,
+                    col_len,
+                    out_channels_per_group,
+                    gemm_in_parallel,
+                );
+                if let Some(bias) = bias_data {
+                    for c in 0..out_channels_per_group {
+                        let plane =
+                            core::slice::from_raw_parts_mut(dst.add(c * spatial_out), tile_size);
+                        let v = bias[out_c_start + c];
+                        for o in plane {
+                            *o = T::add(*o, v);
                         }
                     }
                 }
             }
-            output
         }
     };
-
-    let mut output = output;
-    if let Some(bias) = bias {
-        let bias = bias.to_contiguous();
-        let bias_data: &[T] = bias.storage();
-        add_bias(
-            &mut output,
-            bias_data,
-            batch_size,
-            channels_out,
-            spatial_out,
-        );
+    #[cfg(feature = "rayon")]
+    {
+        use rayon::prelude::*;
+        (0..tasks).into_par_iter().for_each_init(Vec::new, run_tile);
     }
+    #[cfg(not(feature = "rayon"))]
+    {
+        let mut col = Vec::new();
+        (0..tasks).for_each(|task| run_tile(&mut col, task));
+    }
+    drop(out_ptr);
 
     let out_shape = Shape::from(vec![batch_size, channels_out, out_d, out_h, out_w]);
     FlexTensor::new(
@@ -543,76 +386,91 @@ fn conv3d_impl<
     )
 }
 
-/// Build im2col tile for a range of output positions.
+/// Kernel and map sizes per spatial dimension (d, h, w) for `im2col_tile`.
+struct Im2colGeometry {
+    kernel: [usize; 3],
+    stride: [usize; 3],
+    dilation: [usize; 3],
+    pad: [usize; 3],
+    input: [usize; 3],
+    output: [usize; 3],
+}
+
+/// im2col of output pixels `tile_start..tile_end` (flattened d, h, w) of one batch item and
+/// group (adt patch, replacing upstream's pixel-major `im2col_3d_tile` over an NDHWC copy).
 ///
-/// Fills `col_tile` with shape [tile_size, col_len] where each row is a flattened
-/// patch from the NHWC input for one output position.
-#[allow(clippy::too_many_arguments)]
-fn im2col_3d_tile<T: bytemuck::Pod + Copy>(
-    col_tile: &mut [T],
-    x_nhwc: &[T],
+/// `col[kk * tile + p]` = the input under kernel entry `kk` = (c, kd, kh, kw) (the weight's
+/// own order) for pixel `tile_start + p`, 0 in the padding; `x` holds the group's input
+/// channels, NCDHW. Each output row's stretch is one copy of an input row when the stride
+/// is 1.
+fn im2col_tile<T: bytemuck::Pod + Copy>(
+    col: &mut [T],
+    x: &[T],
+    geo: &Im2colGeometry,
     tile_start: usize,
     tile_end: usize,
-    out_h: usize,
-    out_w: usize,
-    kernel_d: usize,
-    kernel_h: usize,
-    kernel_w: usize,
-    stride_d: usize,
-    stride_h: usize,
-    stride_w: usize,
-    dilation_d: usize,
-    dilation_h: usize,
-    dilation_w: usize,
-    pad_d: usize,
-    pad_h: usize,
-    pad_w: usize,
-    in_d: usize,
-    in_h: usize,
-    in_w: usize,
-    channels_per_group: usize,
-    col_len: usize,
-    b: usize,
-    in_c_start: usize,
-    nhwc_stride: (usize, usize, usize, usize, usize),
+    zero: T,
 ) {
-    for (local_idx, global_idx) in (tile_start..tile_end).enumerate() {
-        let out_d_idx = global_idx / (out_h * out_w);
-        let rem = global_idx % (out_h * out_w);
-        let out_h_idx = rem / out_w;
-        let out_w_idx = rem % out_w;
-
-        let mut col_offset = 0;
+    let [kernel_d, kernel_h, kernel_w] = geo.kernel;
+    let [in_d, in_h, in_w] = geo.input;
+    let [_, out_h, out_w] = geo.output;
+    let tile = tile_end - tile_start;
+    let in_plane = in_d * in_h * in_w;
+    let channels = x.len() / in_plane.max(1);
+    // Input index along one dimension for output index `o` and kernel index `k`, if inside.
+    let input_at = |dim: usize, o: usize, k: usize| -> Option<usize> {
+        (o * geo.stride[dim] + k * geo.dilation[dim])
+            .checked_sub(geo.pad[dim])
+            .filter(|&i| i < geo.input[dim])
+    };
+    // The tile's stretches of output rows: (od, oh, first ow, end ow, offset in the tile).
+    let mut rows = Vec::new();
+    let mut p = tile_start;
+    while p < tile_end {
+        let (od, oh, ow0) = (p / (out_h * out_w), (p / out_w) % out_h, p % out_w);
+        let ow1 = out_w.min(ow0 + (tile_end - p));
+        rows.push((od, oh, ow0, ow1, p - tile_start));
+        p += ow1 - ow0;
+    }
+    let mut kk = 0;
+    for c in 0..channels {
+        let xc = &x[c * in_plane..(c + 1) * in_plane];
         for kd in 0..kernel_d {
-            let id = (out_d_idx * stride_d + kd * dilation_d) as isize - pad_d as isize;
             for kh in 0..kernel_h {
-                let ih = (out_h_idx * stride_h + kh * dilation_h) as isize - pad_h as isize;
                 for kw in 0..kernel_w {
-                    let iw = (out_w_idx * stride_w + kw * dilation_w) as isize - pad_w as isize;
-
-                    if id >= 0
-                        && id < in_d as isize
-                        && ih >= 0
-                        && ih < in_h as isize
-                        && iw >= 0
-                        && iw < in_w as isize
-                    {
-                        let id = id as usize;
-                        let ih = ih as usize;
-                        let iw = iw as usize;
-                        let inp_base = b * nhwc_stride.0
-                            + id * nhwc_stride.1
-                            + ih * nhwc_stride.2
-                            + iw * nhwc_stride.3
-                            + in_c_start;
-                        // adt patch: one slice copy per kernel tap (upstream: per element).
-                        let dst = local_idx * col_len + col_offset;
-                        col_tile[dst..dst + channels_per_group]
-                            .copy_from_slice(&x_nhwc[inp_base..inp_base + channels_per_group]);
-                        col_offset += channels_per_group;
-                    } else {
-                        // Padding: skip channels_per_group positions (already zero)
-                        col_offset += channels_per_group;
+                    let col_row = &mut col[kk * tile..(kk + 1) * tile];
+                    kk += 1;
+                    let (ow_lo, ow_hi) = valid_out_range(
+                        kw,
+                        geo.dilation[2],
+                        geo.pad[2],
+                        geo.stride[2],
+                        in_w,
+                        out_w,
+                    );
+                    for &(od, oh, ow0, ow1, at) in &rows {
+                        let seg = &mut col_row[at..at + (ow1 - ow0)];
+                        let (Some(id), Some(ih)) = (input_at(0, od, kd), input_at(1, oh, kh))
+                        else {
+                            seg.fill(zero);
+                            continue;
+                        };
+                        let x_row = &xc[(id * in_h + ih) * in_w..(id * in_h + ih + 1) * in_w];
+                        // Inside the input for ow in lo..hi; padding either side.
+                        let (lo, hi) = (ow_lo.clamp(ow0, ow1), ow_hi.clamp(ow0, ow1));
+                        seg[..lo - ow0].fill(zero);
+                        seg[hi - ow0..].fill(zero);
+                        if lo < hi {
+                            let first = lo * geo.stride[2] + kw * geo.dilation[2] - geo.pad[2];
+                            let inside = &mut seg[lo - ow0..hi - ow0];
+                            if geo.stride[2] == 1 {
+                                inside.copy_from_slice(&x_row[first..first + (hi - lo)]);
+                            } else {
+                                for (i, o) in inside.iter_mut().enumerate() {
+                                    *o = x_row[first + i * geo.stride[2]];
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -1780,29 +1638,49 @@ fn conv3d_direct_impl<
 
 macro_rules! gemm_typed {
     ($fn_name:ident, $T:ty, $zero:expr, $one:expr) => {
-        fn $fn_name(a: &[$T], b: &[$T], m: usize, k: usize, n: usize) -> Vec<$T> {
-            let mut c = vec![$zero; m * n];
+        /// `dst[p, c] = col[p, k] · w[c, k]ᵀ` for `p < m` pixels and `c < n` channels:
+        /// `col` column-major (`m` apart), `w` row-major, `dst` one plane of `m` pixels per
+        /// channel, `plane` apart (adt patch: the GEMM reads `col` without repacking it and
+        /// writes the output in place; upstream returned a new `Vec`, copied out).
+        ///
+        /// # Safety
+        /// `dst` must be valid for writes of `n` runs of `m` elements, `plane` apart.
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $fn_name(
+            dst: *mut $T,
+            plane: usize,
+            col: &[$T],
+            w: &[$T],
+            m: usize,
+            k: usize,
+            n: usize,
+            parallel: bool,
+        ) {
+            debug_assert!(col.len() >= m * k && w.len() >= n * k);
             #[cfg(feature = "rayon")]
-            let parallelism = if m * n * k >= 192 * 192 * 192 {
+            let parallelism = if parallel && m * n * k >= 192 * 192 * 192 {
                 gemm::Parallelism::Rayon(0)
             } else {
                 gemm::Parallelism::None
             };
             #[cfg(not(feature = "rayon"))]
-            let parallelism = gemm::Parallelism::None;
+            let parallelism = {
+                let _ = parallel;
+                gemm::Parallelism::None
+            };
             unsafe {
                 gemm::gemm(
                     m,
                     n,
                     k,
-                    c.as_mut_ptr(),
+                    dst,
+                    plane as isize,
                     1,
-                    n as isize,
                     false,
-                    a.as_ptr(),
+                    col.as_ptr(),
+                    m as isize,
                     1,
-                    k as isize,
-                    b.as_ptr(),
+                    w.as_ptr(),
                     k as isize,
                     1,
                     $zero,
@@ -1813,9 +1691,27 @@ macro_rules! gemm_typed {
                     parallelism,
                 );
             }
-            c
         }
     };
+}
+
+/// Bytes of one tile's im2col (adt patch): half of a 1 MiB L2, so the block the im2col
+/// writes is still in cache when the GEMM reads it; 256 KiB to 1 MiB measured alike on an
+/// AMD EPYC Zen 4 (the VAE decoder's convolutions, `docs/benchmarks.md`).
+const TILE_BYTES: usize = 512 * 1024;
+/// At least this many tiles per thread, so small maps still spread over the pool.
+const TILES_PER_THREAD: usize = 4;
+
+/// Output pixels per im2col tile of `conv3d_impl` (adt patch).
+fn conv_tile_pixels(col_bytes_per_pixel: usize, batch: usize, spatial: usize) -> usize {
+    let by_cache = (TILE_BYTES / col_bytes_per_pixel.max(1)).clamp(64, 8192);
+    #[cfg(feature = "rayon")]
+    let threads = rayon::current_num_threads();
+    #[cfg(not(feature = "rayon"))]
+    let threads = 1;
+    let tiles_per_item = (TILES_PER_THREAD * threads).div_ceil(batch.max(1));
+    let by_par = spatial.div_ceil(tiles_per_item);
+    by_cache.min(by_par).max(16).next_multiple_of(16)
 }
 
 gemm_typed!(gemm_f32, f32, 0.0f32, 1.0f32);

@@ -13,8 +13,8 @@
 
 use alloc::vec;
 use burn_backend::DType;
-use burn_backend::ops::ConvTransposeOptions;
 use burn_backend::ops::conv::calculate_conv_transpose_output_size;
+use burn_backend::ops::{ConvOptions, ConvTransposeOptions};
 use burn_std::{Bytes, Shape, f16};
 
 use crate::{FlexTensor, Layout};
@@ -23,13 +23,18 @@ use super::conv_common::{add_bias, squeeze_3d_to_1d, squeeze_3d_to_2d};
 
 /// Generates a conv_transpose3d typed function.
 macro_rules! conv_transpose3d_typed {
-    ($fn_name:ident, $T:ty, $dtype:expr, $zero:expr, $gemm_fn:ident) => {
+    ($fn_name:ident, $T:ty, $dtype:expr, $zero:expr, $gemm_fn:ident, $conv_fn:path) => {
         pub fn $fn_name(
             x: FlexTensor,
             weight: FlexTensor,
             bias: Option<FlexTensor>,
             options: &ConvTransposeOptions<3>,
         ) -> FlexTensor {
+            if stride_one_as_conv(weight.layout().shape(), options) {
+                return conv_transpose_as_conv::<$T>(
+                    x, weight, bias, options, $dtype, $zero, $conv_fn,
+                );
+            }
             const COLUMNS_BYTES: usize = 8 * 1024 * 1024;
             let columns_bytes = weight.layout().shape()[1..]
                 .iter()
@@ -182,21 +187,24 @@ conv_transpose3d_typed!(
     f32,
     DType::F32,
     0.0f32,
-    conv_transpose_gemm_f32
+    conv_transpose_gemm_f32,
+    super::conv::conv3d_f32
 );
 conv_transpose3d_typed!(
     conv_transpose3d_f64,
     f64,
     DType::F64,
     0.0f64,
-    conv_transpose_gemm_f64
+    conv_transpose_gemm_f64,
+    super::conv::conv3d_f64
 );
 conv_transpose3d_typed!(
     conv_transpose3d_f16,
     f16,
     DType::F16,
     f16::from_f32(0.0),
-    conv_transpose_gemm_f16
+    conv_transpose_gemm_f16,
+    super::conv::conv3d_f16
 );
 bf16_via_f32!(
     conv_transpose3d_bf16,
@@ -204,6 +212,73 @@ bf16_via_f32!(
     3,
     ConvTransposeOptions
 );
+
+/// Whether a transposed convolution is a plain one (adt patch): with stride 1 and no output
+/// padding, `conv_transpose(x, w, pad p)` is `conv(x, w', pad d·(k−1) − p)`, `w'` the weight
+/// with input and output channels swapped (per group) and the kernel flipped, when that
+/// padding is not negative. This is the input gradient of every stride-1 convolution.
+fn stride_one_as_conv(w_shape: &[usize], options: &ConvTransposeOptions<3>) -> bool {
+    options.stride == [1, 1, 1]
+        && options.padding_out == [0, 0, 0]
+        && (0..3).all(|i| {
+            w_shape[2 + i] >= 1 && options.padding[i] <= options.dilation[i] * (w_shape[2 + i] - 1)
+        })
+}
+
+/// `conv_transpose3d` as `conv3d` when `stride_one_as_conv` holds (adt patch): the forward
+/// convolution's im2col + GEMM path, in place of a GEMM and an element-by-element col2im
+/// scatter on one thread. Sums in another order than the col2im path: equal up to rounding.
+fn conv_transpose_as_conv<T: bytemuck::Pod + burn_backend::Element + Send + Sync>(
+    x: FlexTensor,
+    weight: FlexTensor,
+    bias: Option<FlexTensor>,
+    options: &ConvTransposeOptions<3>,
+    dtype: DType,
+    zero: T,
+    conv: fn(FlexTensor, FlexTensor, Option<FlexTensor>, &ConvOptions<3>) -> FlexTensor,
+) -> FlexTensor {
+    let weight = weight.to_contiguous();
+    let w_shape = weight.layout().shape();
+    let (in_channels, out_per_group) = (w_shape[0], w_shape[1]);
+    let kernel = [w_shape[2], w_shape[3], w_shape[4]];
+    let k_spatial = kernel.iter().product::<usize>();
+    let groups = options.groups;
+    let in_per_group = in_channels / groups;
+    let w: &[T] = weight.storage();
+    // [in, out/g, kd, kh, kw] -> [out, in/g, kd, kh, kw], each kernel reversed (all three
+    // dimensions flipped).
+    let mut flipped = vec![zero; w.len()];
+    for g in 0..groups {
+        for o in 0..out_per_group {
+            for i in 0..in_per_group {
+                let src = ((g * in_per_group + i) * out_per_group + o) * k_spatial;
+                let dst = ((g * out_per_group + o) * in_per_group + i) * k_spatial;
+                for k in 0..k_spatial {
+                    flipped[dst + k] = w[src + k_spatial - 1 - k];
+                }
+            }
+        }
+    }
+    let flipped = FlexTensor::new(
+        Bytes::from_elems(flipped),
+        Layout::contiguous(Shape::from(vec![
+            out_per_group * groups,
+            in_per_group,
+            kernel[0],
+            kernel[1],
+            kernel[2],
+        ])),
+        dtype,
+    );
+    let padding: [usize; 3] =
+        core::array::from_fn(|i| options.dilation[i] * (kernel[i] - 1) - options.padding[i]);
+    conv(
+        x,
+        flipped,
+        bias,
+        &ConvOptions::new([1, 1, 1], padding, options.dilation, groups),
+    )
+}
 
 /// GEMM for conv_transpose: `c = a^T @ b`, with a row stride for each input tile.
 type ConvTransposeGemmFn<T> = fn(&mut [T], &[T], &[T], usize, usize, usize, usize);
