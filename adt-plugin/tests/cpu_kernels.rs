@@ -5,7 +5,7 @@
 //! in the layouts that take different code paths (unique, shared, strided buffers).
 
 use burn::prelude::*;
-use burn::tensor::module::{attention, conv_transpose2d, conv2d};
+use burn::tensor::module::{attention, conv_transpose2d, conv_transpose3d, conv2d, conv3d};
 use burn::tensor::ops::{AttentionModuleOptions, ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Distribution, TensorData, activation};
 
@@ -287,6 +287,7 @@ fn conv2d_matches_f64() {
         case(1, 12, 8, (19, 23), 3, 1, 2, 2, 1),
         case(1, 8, 8, (17, 17), 5, 1, 2, 1, 1),
         case(1, 16, 16, (12, 12), 3, 1, 1, 1, 2),
+        case(1, 8, 12, (13, 11), 3, 1, 1, 1, 2),
         case(1, 32, 1, (33, 33), 3, 1, 1, 1, 1),
         case(2, 16, 8, (9, 9), 1, 1, 0, 1, 1),
     ] {
@@ -392,6 +393,7 @@ fn conv_transpose2d_matches_f64() {
         (case(1, 16, 8, (21, 18), 3, 1, 0, 1, 1), 0),
         (case(1, 12, 8, (19, 23), 3, 1, 2, 2, 1), 0),
         (case(1, 16, 16, (12, 12), 3, 1, 1, 1, 2), 0),
+        (case(1, 8, 12, (13, 11), 3, 1, 1, 1, 2), 0),
         (case(2, 16, 8, (9, 9), 1, 1, 0, 1, 1), 0),
         (case(1, 16, 8, (10, 10), 3, 2, 1, 1, 1), 1),
     ] {
@@ -430,6 +432,138 @@ fn conv_transpose2d_matches_f64() {
         assert!(
             err <= 1e-4,
             "conv_transpose2d {c:?} (output padding {pad_out}): max abs error {err}"
+        );
+    }
+}
+
+/// 3D convolution in f64 (`c_out` channels, kernel `k`), stride 1, symmetric padding `pad`, one
+/// group, with a bias: the plain sum, and the transposed one (`w` read as [c_in, c_out, k, k,
+/// k]) scattering each input.
+fn conv3d_f64(
+    x: &[f32],
+    [b, c_in, d, h, wd]: [usize; 5],
+    w: &[f32],
+    [c_out, k, pad]: [usize; 3],
+    bias: &[f32],
+    transposed: bool,
+) -> (Vec<f64>, [usize; 5]) {
+    let size = |n: usize| {
+        if transposed {
+            n + k - 1 - 2 * pad
+        } else {
+            n + 2 * pad + 1 - k
+        }
+    };
+    let (od, oh, ow) = (size(d), size(h), size(wd));
+    let mut out = vec![0.0; b * c_out * od * oh * ow];
+    for n in 0..b {
+        for (co, &b_co) in bias[..c_out].iter().enumerate() {
+            let o_base = (n * c_out + co) * od * oh * ow;
+            for v in &mut out[o_base..o_base + od * oh * ow] {
+                *v = b_co as f64;
+            }
+            for ci in 0..c_in {
+                let wi = |kz: usize, ky: usize, kx: usize| {
+                    let (a, c) = if transposed { (ci, co) } else { (co, ci) };
+                    let m = if transposed { c_out } else { c_in };
+                    w[(((a * m + c) * k + kz) * k + ky) * k + kx] as f64
+                };
+                // out position (z, y, x) meets input (z + kz − pad, ...) in the plain sum;
+                // input (z, y, x) lands on (z + kz − pad, ...) in the transposed one.
+                let (src, dst) = if transposed {
+                    ((d, h, wd), (od, oh, ow))
+                } else {
+                    ((od, oh, ow), (d, h, wd))
+                };
+                for z in 0..src.0 {
+                    for y in 0..src.1 {
+                        for xx in 0..src.2 {
+                            for kz in 0..k {
+                                for ky in 0..k {
+                                    for kx in 0..k {
+                                        let (tz, ty, tx) = (
+                                            (z + kz) as isize - pad as isize,
+                                            (y + ky) as isize - pad as isize,
+                                            (xx + kx) as isize - pad as isize,
+                                        );
+                                        if tz < 0 || ty < 0 || tx < 0 {
+                                            continue;
+                                        }
+                                        let (tz, ty, tx) = (tz as usize, ty as usize, tx as usize);
+                                        if tz >= dst.0 || ty >= dst.1 || tx >= dst.2 {
+                                            continue;
+                                        }
+                                        let wv = wi(kz, ky, kx);
+                                        if transposed {
+                                            let xv =
+                                                x[(((n * c_in + ci) * d + z) * h + y) * wd + xx];
+                                            out[o_base + (tz * oh + ty) * ow + tx] +=
+                                                xv as f64 * wv;
+                                        } else {
+                                            let xv =
+                                                x[(((n * c_in + ci) * d + tz) * h + ty) * wd + tx];
+                                            out[o_base + (z * oh + y) * ow + xx] += xv as f64 * wv;
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (out, [b, c_out, od, oh, ow])
+}
+
+#[test]
+fn conv3d_and_transpose_match_f64() {
+    let d = Device::flex();
+    // 3×3×3 with padding 1 and 0 (tiles cross depth planes), a conv and its stride-1 transpose
+    // (the conv path with the kernel flipped along all three axes).
+    for (transposed, pad) in [(false, 1), (false, 0), (true, 1), (true, 0)] {
+        let xs = [2, 6, 7, 9, 8];
+        let (c_in, c_out) = (6, 5);
+        let x = Tensor::<5>::random(xs, Distribution::Normal(0.0, 1.0), &d);
+        let w_shape = if transposed {
+            [c_in, c_out, 3, 3, 3]
+        } else {
+            [c_out, c_in, 3, 3, 3]
+        };
+        let w = Tensor::<5>::random(w_shape, Distribution::Normal(0.0, 0.2), &d);
+        let bias = Tensor::<1>::random([c_out], Distribution::Normal(0.0, 1.0), &d);
+        let (want, shape) = conv3d_f64(
+            &host(x.clone()),
+            xs,
+            &host(w.clone()),
+            [c_out, 3, pad],
+            &host(bias.clone()),
+            transposed,
+        );
+        let y = if transposed {
+            conv_transpose3d(
+                x,
+                w,
+                Some(bias),
+                ConvTransposeOptions::new([1; 3], [pad; 3], [0; 3], [1; 3], 1),
+            )
+        } else {
+            conv3d(
+                x,
+                w,
+                Some(bias),
+                ConvOptions::new([1; 3], [pad; 3], [1; 3], 1),
+            )
+        };
+        assert_eq!(y.dims(), shape, "transposed {transposed}, pad {pad}");
+        let err = host(y)
+            .iter()
+            .zip(&want)
+            .map(|(&g, &w)| (g as f64 - w).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            err <= 1e-4,
+            "conv3d transposed {transposed}, pad {pad}: max abs error {err}"
         );
     }
 }

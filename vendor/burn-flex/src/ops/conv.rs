@@ -7,7 +7,8 @@
 //!
 //! Optimizations:
 //! - Tiled im2col: Process output in tiles for better cache usage and parallelism
-//! - NHWC layout: Convert to channels-last for cache-friendly access
+//! - im2col in the GEMM's column-major layout, gathered from NCHW rows (adt patch:
+//!   upstream converted the input to NHWC first)
 //! - Nested parallelism: Batch and tile dimensions run in parallel via rayon
 //! - 1x1 fast path: Skip im2col for pointwise convolutions
 //! - Depthwise fast path: For canonical depthwise (groups == c_in == c_out,
@@ -315,8 +316,9 @@ fn conv3d_impl<
     let bias = bias.map(|bias| bias.to_contiguous());
     let bias_data: Option<&[T]> = bias.as_ref().map(|bias| bias.storage());
     let mut output = vec![zero; batch_size * channels_out * spatial_out];
+    // Nothing to compute (and no pointer arithmetic on an empty buffer).
+    let tasks = if output.is_empty() { 0 } else { batch_size * num_tiles };
     let out_ptr = crate::ops::SendMutPtr::new(output.as_mut_ptr());
-    let tasks = batch_size * num_tiles;
     #[cfg(feature = "rayon")]
     let gemm_in_parallel = tasks < rayon::current_num_threads();
     #[cfg(not(feature = "rayon"))]
@@ -334,7 +336,15 @@ fn conv3d_impl<
             let out_c_start = g * out_channels_per_group;
             let x_group = &x_data[(b * channels_in + in_c_start) * in_plane
                 ..(b * channels_in + in_c_start + channels_per_group) * in_plane];
-            im2col_tile(col, x_group, &geometry, tile_start, tile_end, zero);
+            im2col_tile(
+                col,
+                x_group,
+                channels_per_group,
+                &geometry,
+                tile_start,
+                tile_end,
+                zero,
+            );
             let w_group =
                 &w_data[out_c_start * col_len..(out_c_start + out_channels_per_group) * col_len];
             let dst_start = b * channels_out * spatial_out + out_c_start * spatial_out + tile_start;
@@ -400,12 +410,13 @@ struct Im2colGeometry {
 /// group (adt patch, replacing upstream's pixel-major `im2col_3d_tile` over an NDHWC copy).
 ///
 /// `col[kk * tile + p]` = the input under kernel entry `kk` = (c, kd, kh, kw) (the weight's
-/// own order) for pixel `tile_start + p`, 0 in the padding; `x` holds the group's input
-/// channels, NCDHW. Each output row's stretch is one copy of an input row when the stride
+/// own order) for pixel `tile_start + p`, 0 in the padding; `x` holds the group's
+/// `channels` input channels, NCDHW. Each output row's stretch is one copy of an input row when the stride
 /// is 1.
 fn im2col_tile<T: bytemuck::Pod + Copy>(
     col: &mut [T],
     x: &[T],
+    channels: usize,
     geo: &Im2colGeometry,
     tile_start: usize,
     tile_end: usize,
@@ -416,7 +427,6 @@ fn im2col_tile<T: bytemuck::Pod + Copy>(
     let [_, out_h, out_w] = geo.output;
     let tile = tile_end - tile_start;
     let in_plane = in_d * in_h * in_w;
-    let channels = x.len() / in_plane.max(1);
     // Input index along one dimension for output index `o` and kernel index `k`, if inside.
     let input_at = |dim: usize, o: usize, k: usize| -> Option<usize> {
         (o * geo.stride[dim] + k * geo.dilation[dim])
