@@ -1,7 +1,7 @@
 //! The patched burn-flex kernels (`vendor/README.md`) against f64 references computed here:
 //! vectorised `exp`/`sigmoid`, attention with the softmax scale in the score GEMM, the
-//! conv2d im2col path, and conv_transpose2d (stride 1 through the convolution, the rest
-//! through col2im). Each op is reached through burn's public `Tensor` API on `flex`,
+//! conv2d and conv3d im2col path, and conv_transpose2d/3d (stride 1 through the
+//! convolution, the rest through col2im). Each op is reached through burn's public `Tensor` API on `flex`,
 //! in the layouts that take different code paths (unique, shared, strided buffers).
 
 use burn::prelude::*;
