@@ -1,7 +1,7 @@
 //! The patched burn-flex kernels (`vendor/README.md`) against f64 references computed here:
 //! vectorised `exp`/`sigmoid`, attention with the softmax scale in the score GEMM, the
-//! conv2d and conv3d im2col path, and conv_transpose2d/3d (stride 1 through the
-//! convolution, the rest through col2im). Each op is reached through burn's public `Tensor` API on `flex`,
+//! conv2d and conv3d im2col path, conv_transpose2d/3d (stride 1 through the convolution, the
+//! rest through col2im), and matmul into an output it does not zero first. Each op is reached through burn's public `Tensor` API on `flex`,
 //! in the layouts that take different code paths (unique, shared, strided buffers).
 
 use burn::prelude::*;
@@ -564,6 +564,60 @@ fn conv3d_and_transpose_match_f64() {
         assert!(
             err <= 1e-4,
             "conv3d transposed {transposed}, pad {pad}: max abs error {err}"
+        );
+    }
+}
+
+/// `a @ b` in f64 for row-major `a` [batch, m, k] and `b` [batch, k, n].
+fn matmul_f64(a: &[f32], b: &[f32], [batch, m, k, n]: [usize; 4]) -> Vec<f64> {
+    let mut out = vec![0.0; batch * m * n];
+    for t in 0..batch {
+        for i in 0..m {
+            for j in 0..n {
+                out[(t * m + i) * n + j] = (0..k)
+                    .map(|p| a[(t * m + i) * k + p] as f64 * b[(t * k + p) * n + j] as f64)
+                    .sum();
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn matmul_overwrites_its_output() {
+    let d = Device::flex();
+    // 2D, batched (one large matrix: the GEMM's own threads; many small ones: a task per
+    // matrix), a transposed (strided) operand, and k = 0 (the output must be zeros, not
+    // whatever the allocation held). Each runs after a large tensor was freed, so a stale
+    // buffer would show.
+    for (batch, m, k, n, transposed) in [
+        (1, 67, 33, 45, false),
+        (1, 300, 200, 250, false),
+        (12, 31, 17, 29, true),
+        (3, 40, 0, 24, false),
+    ] {
+        drop(Tensor::<1>::full([1 << 20], 7.0, &d));
+        let a = Tensor::<3>::random([batch, m, k], Distribution::Normal(0.0, 1.0), &d);
+        let b = if transposed {
+            Tensor::<3>::random([batch, n, k], Distribution::Normal(0.0, 1.0), &d).swap_dims(1, 2)
+        } else {
+            Tensor::<3>::random([batch, k, n], Distribution::Normal(0.0, 1.0), &d)
+        };
+        let want = matmul_f64(&host(a.clone()), &host(b.clone()), [batch, m, k, n]);
+        let got = if batch == 1 {
+            host(a.reshape([m, k]).matmul(b.reshape([k, n])))
+        } else {
+            host(a.matmul(b))
+        };
+        assert_eq!(got.len(), want.len());
+        let err = got
+            .iter()
+            .zip(&want)
+            .map(|(&g, &w)| (g as f64 - w).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            err <= 1e-3,
+            "matmul {batch}×{m}×{k}×{n}: max abs error {err}"
         );
     }
 }
