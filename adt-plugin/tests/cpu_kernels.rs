@@ -185,11 +185,7 @@ fn attention_matches_f64_on_the_naive_and_flash_paths() {
             bias,
             AttentionModuleOptions::default(),
         ));
-        let err = got
-            .iter()
-            .zip(&want)
-            .map(|(&g, &w)| (g as f64 - w).abs())
-            .fold(0.0, f64::max);
+        let err = max_abs_err(&got, &want);
         assert!(
             err <= 1e-5,
             "attention {seq_q}x{seq_kv}x{dim} (bias and mask: {extras}): max abs error {err}"
@@ -210,6 +206,44 @@ struct ConvCase {
     pad: usize,
     dilation: usize,
     groups: usize,
+}
+
+impl ConvCase {
+    /// A case from its fields in declaration order, the map as (h, w).
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        b: usize,
+        c_in: usize,
+        c_out: usize,
+        (h, w): (usize, usize),
+        kernel: usize,
+        stride: usize,
+        pad: usize,
+        dilation: usize,
+        groups: usize,
+    ) -> Self {
+        Self {
+            b,
+            c_in,
+            c_out,
+            h,
+            w,
+            kernel,
+            stride,
+            pad,
+            dilation,
+            groups,
+        }
+    }
+}
+
+/// Largest |got − want| over two equally long sequences.
+fn max_abs_err(got: &[f32], want: &[f64]) -> f64 {
+    assert_eq!(got.len(), want.len());
+    got.iter()
+        .zip(want)
+        .map(|(&g, &w)| (g as f64 - w).abs())
+        .fold(0.0, f64::max)
 }
 
 /// Direct convolution in f64 with a bias; `x` [b, c_in, h, w], `w` [c_out, c_in / groups, k, k].
@@ -265,18 +299,7 @@ fn conv2d_f64(x: &[f32], w: &[f32], bias: &[f32], c: ConvCase) -> (Vec<f64>, [us
 #[test]
 fn conv2d_matches_f64() {
     let d = Device::flex();
-    let case = |b, c_in, c_out, (h, w), kernel, stride, pad, dilation, groups| ConvCase {
-        b,
-        c_in,
-        c_out,
-        h,
-        w,
-        kernel,
-        stride,
-        pad,
-        dilation,
-        groups,
-    };
+    let case = ConvCase::new;
     // The im2col path (3×3: tiles that end mid-row, a batch, a rectangular map), strided,
     // dilated, 5×5 with padding 2, grouped, a single output channel, and 1×1.
     for c in [
@@ -306,11 +329,7 @@ fn conv2d_matches_f64() {
             ConvOptions::new([c.stride; 2], [c.pad; 2], [c.dilation; 2], c.groups),
         );
         assert_eq!(y.dims(), shape, "{c:?}");
-        let err = host(y)
-            .iter()
-            .zip(&want)
-            .map(|(&g, &w)| (g as f64 - w).abs())
-            .fold(0.0, f64::max);
+        let err = max_abs_err(&host(y), &want);
         assert!(err <= 1e-4, "conv2d {c:?}: max abs error {err}");
     }
 }
@@ -374,18 +393,7 @@ fn conv_transpose2d_f64(
 #[test]
 fn conv_transpose2d_matches_f64() {
     let d = Device::flex();
-    let case = |b, c_in, c_out, (h, w), kernel, stride, pad, dilation, groups| ConvCase {
-        b,
-        c_in,
-        c_out,
-        h,
-        w,
-        kernel,
-        stride,
-        pad,
-        dilation,
-        groups,
-    };
+    let case = ConvCase::new;
     // Stride 1 (a convolution's input gradient: the convolution path) with padding 1, 0 and
     // 2 (dilated), grouped and 1×1; stride 2 and output padding (the col2im path).
     for (c, pad_out) in [
@@ -424,11 +432,7 @@ fn conv_transpose2d_matches_f64() {
             ),
         );
         assert_eq!(y.dims(), shape, "{c:?}");
-        let err = host(y)
-            .iter()
-            .zip(&want)
-            .map(|(&g, &w)| (g as f64 - w).abs())
-            .fold(0.0, f64::max);
+        let err = max_abs_err(&host(y), &want);
         assert!(
             err <= 1e-4,
             "conv_transpose2d {c:?} (output padding {pad_out}): max abs error {err}"
@@ -556,11 +560,7 @@ fn conv3d_and_transpose_match_f64() {
             )
         };
         assert_eq!(y.dims(), shape, "transposed {transposed}, pad {pad}");
-        let err = host(y)
-            .iter()
-            .zip(&want)
-            .map(|(&g, &w)| (g as f64 - w).abs())
-            .fold(0.0, f64::max);
+        let err = max_abs_err(&host(y), &want);
         assert!(
             err <= 1e-4,
             "conv3d transposed {transposed}, pad {pad}: max abs error {err}"
@@ -609,12 +609,7 @@ fn matmul_overwrites_its_output() {
         } else {
             host(a.matmul(b))
         };
-        assert_eq!(got.len(), want.len());
-        let err = got
-            .iter()
-            .zip(&want)
-            .map(|(&g, &w)| (g as f64 - w).abs())
-            .fold(0.0, f64::max);
+        let err = max_abs_err(&got, &want);
         assert!(
             err <= 1e-3,
             "matmul {batch}×{m}×{k}×{n}: max abs error {err}"
