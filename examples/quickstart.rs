@@ -13,6 +13,10 @@ struct Cli {
     args: adt::quickstart::Args,
 }
 
+/// mimalloc: per-thread heaps for the shards' allocations (adt_plugin::host).
+#[global_allocator]
+static ALLOCATOR: adt_plugin::host::Allocator = adt_plugin::host::Allocator;
+
 fn main() -> Result<()> {
     // CPU settings (adt_plugin::host): freed tensor buffers stay in the process, and the
     // work runs on a thread of rayon's pool, which burn-flex's parallel ops use.

@@ -9,6 +9,10 @@ use adt_plugin::AdtConfig;
 use adt_plugin::toy::{ToyParts, ToySizes, toy_config};
 use burn::prelude::*;
 
+/// mimalloc: per-thread heaps for the shards' allocations (adt_plugin::host).
+#[global_allocator]
+static ALLOCATOR: adt_plugin::host::Allocator = adt_plugin::host::Allocator;
+
 fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // CPU settings (adt_plugin::host): freed tensor buffers stay in the process, and the
     // work runs on a thread of rayon's pool, which burn-flex's parallel ops use.

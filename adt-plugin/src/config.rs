@@ -357,6 +357,13 @@ pub struct AdtConfig {
     /// of the G step alike). The training device must be created with
     /// `Device::autodiff().gradient_checkpointing()`; the engine checks that it is.
     pub gradient_checkpointing: bool,
+    /// On the CPU backend (flex), split each batch into this many shards that run side by
+    /// side, one per core (unset: one per thread of rayon's pool; 1: no splitting). A small
+    /// model's ops are too small to keep every core busy one at a time; see
+    /// [`crate::shards`]. Shards change only the order of float sums. GPU backends always
+    /// run one shard. Not used by accumulated steps (`grad_accum > 1`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_shards: Option<usize>,
     /// `[adt.lora]`: train low-rank adapters of the generator's target layers instead of all
     /// its weights (unset: full fine-tuning).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -420,6 +427,7 @@ impl Default for AdtConfig {
             vae_precision: Precision::F32,
             backbone_precision: Precision::F32,
             gradient_checkpointing: false,
+            cpu_shards: None,
             lora: None,
             checkpoint_every: 500,
             keep_checkpoints: 3,
@@ -488,6 +496,12 @@ impl AdtConfig {
         }
         if self.grad_accum == 0 {
             return Err(AdtError::config("grad_accum", "must be >= 1"));
+        }
+        if self.cpu_shards == Some(0) {
+            return Err(AdtError::config(
+                "cpu_shards",
+                "must be >= 1 (1: no splitting)",
+            ));
         }
         if self.batch_size == 0 {
             return Err(AdtError::config("batch_size", "must be >= 1"));

@@ -34,6 +34,7 @@ pub mod model;
 pub mod precision;
 pub mod renderer;
 pub mod rng;
+pub mod shards;
 pub mod step;
 pub mod strategy;
 pub mod toy;

@@ -206,6 +206,19 @@ pub struct AdtModel<K: Components> {
     pub ctx: Arc<FrozenContext<K>>,
 }
 
+impl<K: Components> AdtModel<K> {
+    /// This model with a fork of its generator on `device`: the same weights as new leaves,
+    /// so a graph through it is separate from any other (it can run beside one, and its
+    /// backward pass does not wait on theirs); its gradients carry the same parameter ids.
+    pub fn fork_generator(&self, device: &Device) -> Self {
+        Self {
+            generator: self.generator.clone().fork(device),
+            discriminator: self.discriminator.clone(),
+            ctx: self.ctx.clone(),
+        }
+    }
+}
+
 /// A batch prepared for one iteration: constants shared by the D and G updates.
 #[derive(Clone, Debug)]
 pub struct PreparedBatch {
@@ -215,6 +228,17 @@ pub struct PreparedBatch {
     pub real: Tensor<4>,
     /// Conditions (and unconditional ones when CFG is on).
     pub cond: CondPair,
+}
+
+impl PreparedBatch {
+    /// Samples `start..start + len` of the batch.
+    pub fn rows(&self, start: usize, len: usize) -> Self {
+        Self {
+            x0: self.x0.clone().narrow(0, start, len),
+            real: self.real.clone().narrow(0, start, len),
+            cond: self.cond.rows(start, len),
+        }
+    }
 }
 
 /// The draws of one `L_diff` evaluation.

@@ -1,20 +1,22 @@
 //! One ADT iteration ([`adt_step`]) and its optimizer plumbing.
 //!
 //! Order of work (one generated batch per iteration, as in adt-method.md §One training iteration):
-//! 1. prepare the batch (latents, conditions; constants);
-//! 2. draw the plan (start index s, K graph steps) and simulate the sampler with the
+//! 1. prepare the batch (latents, conditions; constants) and make every draw of the step;
+//! 2. simulate the sampler with the plan's start index s and K graph steps and the
 //!    backward-flow constraint → x̂0 (graph only through the K steps), decode → fake image;
 //! 3. `d_steps_per_g` D updates on `sg(fake)` vs the paired real image (same DiffAugment draws for
 //!    both), hinge (+R1); the spectral-norm vectors advance after each update;
 //! 4. one G update: `λ_adv·(−mean D(fake)) + λ_diff·L_diff`, D frozen (`no_grad` copy), gradients
 //!    through augment → backbone → decoder → the K steps; EMA update. The two terms' gradients
-//!    come from two backward passes (the adversarial one before L_diff's forward pass), so one
-//!    graph is alive at a time.
+//!    come from two backward passes: on one shard (GPUs) the adversarial one before L_diff's
+//!    forward pass, so one graph is alive at a time; on the CPU's shards ([`crate::shards`])
+//!    the per-sample passes run side by side and L_diff's beside the heads.
 //!
 //! Each player's gradient is collected with `GradientsParams::from_module` on its own module, so a
 //! D update cannot move θ and a G update cannot move a head. A non-finite loss skips that player's
 //! update and is reported in [`StepReport::nonfinite`].
 
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -34,9 +36,11 @@ use crate::grads::{clip_global_norm, global_norm};
 use crate::inference::{SimulationOptions, SimulationPlan, simulate};
 use crate::losses;
 use crate::metrics::StepMetrics;
-use crate::model::{AdtBatch, AdtModel, FrozenContext, PreparedBatch};
+use crate::model::{AdtBatch, AdtModel, DiffusionDraws, FrozenContext, PreparedBatch};
 use crate::precision::Compute;
 use crate::rng::EngineRng;
+use crate::shards::{Shards, cat_rows, side_by_side};
+use crate::traits::BackboneFeatures;
 
 /// Build one player's optimizer (clipping is global-norm, done in [`crate::grads`], not here).
 pub fn build_optimizer(c: &OptimConfig) -> ModuleOptimizer {
@@ -193,6 +197,48 @@ pub struct DiscOutcome {
     pub fake: Vec<f32>,
 }
 
+/// What the heads see of one D evaluation, from the backbone's features of the (augmented)
+/// fake and real images: the detached head inputs of each and the real images' CLS.
+pub struct DiscInputs {
+    /// The fake images' head inputs, one per tap (detached).
+    pub fake: Vec<Tensor<3>>,
+    /// The real images' head inputs, one per tap (detached).
+    pub real: Vec<Tensor<3>>,
+    /// The real images' final CLS embedding (detached), for the projection embedding.
+    pub real_cls: Tensor<2>,
+}
+
+impl DiscInputs {
+    /// The inputs for the backbone's features of a fake and of its paired real batch.
+    pub fn new(fake: &BackboneFeatures, real: &BackboneFeatures) -> Self {
+        let detached = |f: &BackboneFeatures| -> Vec<Tensor<3>> {
+            head_inputs(f).into_iter().map(|t| t.detach()).collect()
+        };
+        Self {
+            real_cls: real.cls.clone().detach(),
+            real: detached(real),
+            fake: detached(fake),
+        }
+    }
+
+    /// The inputs of consecutive shards of a batch, as one batch.
+    pub fn cat(shards: Vec<Self>) -> Self {
+        let mut fake = Vec::with_capacity(shards.len());
+        let mut real = Vec::with_capacity(shards.len());
+        let mut real_cls = Vec::with_capacity(shards.len());
+        for s in shards {
+            fake.push(s.fake);
+            real.push(s.real);
+            real_cls.push(vec![s.real_cls]);
+        }
+        Self {
+            fake: cat_rows(fake),
+            real: cat_rows(real),
+            real_cls: cat_rows(real_cls).pop().expect("one CLS per shard"),
+        }
+    }
+}
+
 /// Discriminator loss on a detached fake and its paired real image with shared `draws`;
 /// `text` is the prompts' pooled embedding (used by text-conditioned heads).
 pub fn discriminator_loss<K: Components>(
@@ -203,20 +249,27 @@ pub fn discriminator_loss<K: Components>(
     draws: &AugmentDraws,
     rng: &mut EngineRng,
 ) -> DiscOutcome {
-    let c = &model.ctx.config;
     let ctx = &model.ctx;
-    let disc = &model.discriminator;
     let fake_f = ctx.features(draws.apply(fake.detach()));
     let real_f = ctx.features(draws.apply(real));
-    let emb = disc.embed(real_f.cls.clone().detach(), text);
-    let real_in: Vec<Tensor<3>> = head_inputs(&real_f)
-        .into_iter()
-        .map(|t| t.detach())
-        .collect();
-    let fake_in: Vec<Tensor<3>> = head_inputs(&fake_f)
-        .into_iter()
-        .map(|t| t.detach())
-        .collect();
+    discriminator_loss_on(model, DiscInputs::new(&fake_f, &real_f), text, rng)
+}
+
+/// [`discriminator_loss`] from the head inputs; `rng` draws R1's probes (with `r1`).
+pub fn discriminator_loss_on<K: Components>(
+    model: &AdtModel<K>,
+    inputs: DiscInputs,
+    text: Option<Tensor<2>>,
+    rng: &mut EngineRng,
+) -> DiscOutcome {
+    let c = &model.ctx.config;
+    let disc = &model.discriminator;
+    let DiscInputs {
+        fake: fake_in,
+        real: real_in,
+        real_cls,
+    } = inputs;
+    let emb = disc.embed(real_cls, text);
     let real_logits = disc.score(&real_in, emb.clone());
     let fake_logits = disc.score(&fake_in, emb.clone());
     let hinge_t = losses::d_hinge(real_logits.clone(), fake_logits.clone());
@@ -259,11 +312,21 @@ pub fn generator_adversarial_loss<K: Components>(
     draws: &AugmentDraws,
 ) -> Tensor<1> {
     let ctx = &model.ctx;
-    let disc = model.discriminator.clone().no_grad();
     let fake_f = ctx.features(draws.apply(fake));
     let real_f = ctx.features(draws.apply(real));
-    let emb = disc.embed(real_f.cls.clone().detach(), text);
-    let fake_in: Vec<Tensor<3>> = head_inputs(&fake_f);
+    generator_adversarial_loss_on(model, head_inputs(&fake_f), real_f.cls.detach(), text)
+}
+
+/// [`generator_adversarial_loss`] from the fake's head inputs (graph kept) and the real
+/// images' CLS (detached).
+pub fn generator_adversarial_loss_on<K: Components>(
+    model: &AdtModel<K>,
+    fake_in: Vec<Tensor<3>>,
+    real_cls: Tensor<2>,
+    text: Option<Tensor<2>>,
+) -> Tensor<1> {
+    let disc = model.discriminator.clone().no_grad();
+    let emb = disc.embed(real_cls, text);
     losses::g_adversarial(disc.score(&fake_in, emb))
 }
 
@@ -301,9 +364,368 @@ pub fn step_model<K: Components>(
     }
 }
 
-/// One iteration on one batch: the fake is simulated once, with its graph, for both players.
-fn single_step<K: Components>(
+/// Every random draw of one adversarial iteration, made before any of its passes.
+struct AdversarialDraws {
+    /// The simulation plan (start index, graph steps).
+    plan: SimulationPlan,
+    /// The start noise, shaped like the latents.
+    noise: Tensor<4>,
+    /// Per D update: its augmentations, and the seed of R1's probe stream (with `r1`).
+    d: Vec<(AugmentDraws, Option<u64>)>,
+    /// The G update's augmentations.
+    g: AugmentDraws,
+}
+
+impl AdversarialDraws {
+    /// Draw in the order plan, start noise, each D update's augmentations (and R1 seed), G's
+    /// augmentations, for images the size of the prepared real batch.
+    fn draw<K: Components>(model: &AdtModel<K>, prep: &PreparedBatch, rng: &mut EngineRng) -> Self {
+        let ctx = &model.ctx;
+        let c = &ctx.config;
+        let plan = SimulationPlan::draw(c.m, c.k, c.start_policy, c.k_policy, rng);
+        let noise = rng.normal_tensor(prep.x0.dims(), &prep.x0.device());
+        let [b, _, h, w] = prep.real.dims();
+        let d = (0..c.d_steps_per_g)
+            .map(|_| {
+                let draws = AugmentDraws::draw(&ctx.augment, b, h, w, rng);
+                (draws, c.r1.then(|| rng.int_inclusive(0, i64::MAX) as u64))
+            })
+            .collect();
+        let g = AugmentDraws::draw(&ctx.augment, b, h, w, rng);
+        Self { plan, noise, d, g }
+    }
+}
+
+/// `fake`, refused when the decoder's images are not the size of the real ones
+/// (the augmentations were drawn for that size).
+fn checked_image(fake: Generated, prep: &PreparedBatch) -> Result<Generated> {
+    if fake.image.dims() == prep.real.dims() {
+        Ok(fake)
+    } else {
+        Err(crate::error::AdtError::Shape {
+            what: "decoded fakes",
+            message: format!(
+                "the decoder returned {:?} for real images of {:?}",
+                fake.image.dims(),
+                prep.real.dims()
+            ),
+        })
+    }
+}
+
+/// The D updates of one iteration on its head inputs (one per update), recorded in `m`.
+fn discriminator_updates<K: Components>(
     mut model: AdtModel<K>,
+    optims: &mut Optimizers,
+    inputs: Vec<(DiscInputs, Option<u64>)>,
+    text: Option<Tensor<2>>,
+    lr_d: f64,
+    m: &mut StepMetrics,
+    report: &mut StepReport,
+) -> AdtModel<K> {
+    m.lr_d = Some(lr_d);
+    for (inputs, r1_seed) in inputs {
+        let mut probe_rng = EngineRng::derived(r1_seed.unwrap_or(0), 0);
+        let d = discriminator_loss_on(&model, inputs, text.clone(), &mut probe_rng);
+        let total = d.hinge + d.r1.unwrap_or(0.0);
+        m.d_loss = Some(total);
+        m.r1 = d.r1;
+        m.d_real = Some(mean(&d.real));
+        m.d_fake = Some(mean(&d.fake));
+        m.d_acc = Some(losses::sign_accuracy(&d.real, &d.fake));
+        if total.is_finite() {
+            let mut grads = d.loss.backward();
+            let gp = GradientsParams::from_module(&mut grads, &model.discriminator);
+            model = update_discriminator(model, optims, gp, lr_d, m, report);
+        } else {
+            report.nonfinite.push("d_loss");
+        }
+    }
+    model
+}
+
+/// What [`single_step`]'s passes hand its G update: the generator's gradient from the
+/// adversarial term and from `L_diff` (each `λ`-scaled; none where the loss is non-finite).
+struct GeneratorParts {
+    /// The adversarial loss (adversarial runs).
+    g_adv: Option<f64>,
+    /// Its gradient.
+    adv: Option<GradientsParams>,
+    /// `L_diff`.
+    l_diff: f64,
+    /// Its gradient.
+    diff: Option<GradientsParams>,
+}
+
+/// `L_diff` of `model`'s generator and its `λ_diff`-scaled gradient (none when non-finite),
+/// each shard's forward and backward passes side by side on a fork of the generator.
+fn diffusion_pass<K: Components>(
+    model: &AdtModel<K>,
+    prep: &PreparedBatch,
+    draws: &DiffusionDraws,
+    shards: &Shards,
+) -> (f64, Option<GradientsParams>) {
+    let b = draws.levels.len();
+    let lambda_diff = model.ctx.config.lambda_diff;
+    let run = |model: AdtModel<K>, rows: Range<usize>| {
+        let (prep, draws) = if shards.len() == 1 {
+            (prep.clone(), draws.clone())
+        } else {
+            (
+                prep.rows(rows.start, rows.len()),
+                draws.rows(rows.start, rows.len()),
+            )
+        };
+        // The shard's share of the batch mean (an exact 1 for one shard).
+        let share = rows.len() as f64 / b as f64;
+        let loss = model.diffusion_loss(&prep, &draws);
+        let value = loss.clone().into_scalar::<f64>();
+        let grads = value.is_finite().then(|| {
+            let mut grads = loss.mul_scalar(lambda_diff * share).backward();
+            GradientsParams::from_module(&mut grads, &model.generator)
+        });
+        (share * value, grads)
+    };
+    if shards.len() == 1 {
+        return run(model.clone(), 0..b);
+    }
+    let device = prep.x0.device();
+    let jobs = shards
+        .ranges()
+        .iter()
+        .map(|rows| {
+            let fork = model.fork_generator(&device);
+            let rows = rows.clone();
+            let run = &run;
+            Box::new(move || run(fork, rows)) as Box<dyn FnOnce() -> _ + Send + '_>
+        })
+        .collect();
+    let mut value = 0.0;
+    let mut acc = Some(GradientsAccumulator::new());
+    for (v, grads) in side_by_side(jobs) {
+        value += v;
+        match (acc.as_mut(), grads) {
+            (Some(acc), Some(grads)) => acc.accumulate(&model.generator, grads),
+            _ => acc = None,
+        }
+    }
+    (value, acc.map(|mut acc| acc.grads()))
+}
+
+/// The adversarial half of [`single_step`] on one shard (the whole batch): simulate the fake
+/// with its graph, make the D updates on it, then G's adversarial loss and its gradient;
+/// `L_diff`'s passes follow, once the adversarial graph is freed (one graph alive at a time).
+#[allow(clippy::too_many_arguments)]
+fn adversarial_in_one<K: Components>(
+    model: AdtModel<K>,
+    optims: &mut Optimizers,
+    prep: &PreparedBatch,
+    draws: AdversarialDraws,
+    diffusion: &DiffusionDraws,
+    lr_d: f64,
+    m: &mut StepMetrics,
+    report: &mut StepReport,
+) -> (AdtModel<K>, Result<GeneratorParts>) {
+    let ctx = model.ctx.clone();
+    let text = prep.cond.cond.pooled.clone();
+    let fake = simulate_fake(&model, prep, draws.plan, draws.noise, true);
+    let fake = match checked_image(fake, prep) {
+        Ok(g) => g,
+        Err(e) => return (model, Err(e)),
+    };
+    let inputs = draws
+        .d
+        .iter()
+        .map(|(d, seed)| {
+            let fake_f = ctx.features(d.apply(fake.image.clone().detach()));
+            let real_f = ctx.features(d.apply(prep.real.clone()));
+            (DiscInputs::new(&fake_f, &real_f), *seed)
+        })
+        .collect();
+    let model = discriminator_updates(model, optims, inputs, text.clone(), lr_d, m, report);
+    let adv = generator_adversarial_loss(&model, fake.image, prep.real.clone(), text, &draws.g);
+    let g_adv = adv.clone().into_scalar::<f64>();
+    let adv_grads = g_adv.is_finite().then(|| {
+        let mut grads = adv.mul_scalar(ctx.config.lambda_adv).backward();
+        GradientsParams::from_module(&mut grads, &model.generator)
+    });
+    fake.plan.record(m);
+    report.plan = Some(fake.plan);
+    let (l_diff, diff) = diffusion_pass(&model, prep, diffusion, &Shards::one(prep.x0.dims()[0]));
+    let parts = GeneratorParts {
+        g_adv: Some(g_adv),
+        adv: adv_grads,
+        l_diff,
+        diff,
+    };
+    (model, Ok(parts))
+}
+
+/// One shard's share of the adversarial passes before the D updates.
+struct ShardFakes<K: Components> {
+    /// The shard's fork of the generator (its graph's leaves).
+    fork: AdtModel<K>,
+    /// Per D update, the heads' inputs.
+    d: Vec<DiscInputs>,
+    /// G's head inputs of the fake, with the graph through the backbone, decode and K steps.
+    g_fake: Vec<Tensor<3>>,
+    /// G's real CLS (detached).
+    g_real_cls: Tensor<2>,
+}
+
+/// The adversarial half of [`single_step`] with the batch in `shards` (see [`crate::shards`]):
+/// 1. per shard, side by side, on a fork of the generator: the simulated inference with its
+///    graph, the decode, and the backbone's features for each D update (detached) and for G;
+/// 2. the D updates on the whole batch's head inputs (the heads' batch norm sees all of it),
+///    then G's adversarial loss on the whole batch, its head inputs taken as leaves so that
+///    the backward pass stops there; `L_diff` (whole batch) runs beside this on another core;
+/// 3. per shard, side by side: the backward pass from those leaves' gradients `g` through the
+///    backbone, the decode and the K steps, as the gradient of `Σ x·sg(g)` over the shard's
+///    head inputs `x` (the same vector–Jacobian product).
+#[allow(clippy::too_many_arguments)]
+fn adversarial_in_shards<K: Components>(
+    model: AdtModel<K>,
+    optims: &mut Optimizers,
+    prep: &PreparedBatch,
+    draws: AdversarialDraws,
+    diffusion: &DiffusionDraws,
+    shards: &Shards,
+    lr_d: f64,
+    m: &mut StepMetrics,
+    report: &mut StepReport,
+) -> (AdtModel<K>, Result<GeneratorParts>) {
+    let ctx = model.ctx.clone();
+    let device = prep.x0.device();
+    let text = prep.cond.cond.pooled.clone();
+    let AdversarialDraws { plan, noise, d, g } = draws;
+    // 1. Each shard's fake and features.
+    let jobs = shards
+        .ranges()
+        .iter()
+        .map(|rows| {
+            let (start, len) = (rows.start, rows.len());
+            let fork = model.fork_generator(&device);
+            let (ctx, plan, d, g) = (&ctx, plan.clone(), &d, &g);
+            let noise = noise.clone().narrow(0, start, len);
+            Box::new(move || -> Result<ShardFakes<K>> {
+                let prep = prep.rows(start, len);
+                let fake = checked_image(simulate_fake(&fork, &prep, plan, noise, true), &prep)?;
+                let d = d
+                    .iter()
+                    .map(|(d, _)| {
+                        let d = d.rows(start, len);
+                        let fake_f = ctx.features(d.apply(fake.image.clone().detach()));
+                        let real_f = ctx.features(d.apply(prep.real.clone()));
+                        DiscInputs::new(&fake_f, &real_f)
+                    })
+                    .collect();
+                let g = g.rows(start, len);
+                let fake_f = ctx.features(g.apply(fake.image));
+                let real_f = ctx.features(g.apply(prep.real));
+                Ok(ShardFakes {
+                    fork,
+                    d,
+                    g_fake: head_inputs(&fake_f),
+                    g_real_cls: real_f.cls.detach(),
+                })
+            }) as Box<dyn FnOnce() -> Result<ShardFakes<K>> + Send + '_>
+        })
+        .collect();
+    let parts = match side_by_side(jobs).into_iter().collect::<Result<Vec<_>>>() {
+        Ok(p) => p,
+        Err(e) => return (model, Err(e)),
+    };
+    // 2. The heads on the whole batch, `L_diff` beside them.
+    let mut d_inputs: Vec<Vec<DiscInputs>> = (0..d.len()).map(|_| Vec::new()).collect();
+    let mut forks = Vec::with_capacity(parts.len());
+    let mut g_fake = Vec::with_capacity(parts.len());
+    let mut g_real_cls = Vec::with_capacity(parts.len());
+    for part in parts {
+        for (all, one) in d_inputs.iter_mut().zip(part.d) {
+            all.push(one);
+        }
+        forks.push(part.fork);
+        g_fake.push(part.g_fake);
+        g_real_cls.push(vec![part.g_real_cls]);
+    }
+    let inputs = d_inputs
+        .into_iter()
+        .map(DiscInputs::cat)
+        .zip(d.iter().map(|(_, seed)| *seed))
+        .collect();
+    let leaves: Vec<Vec<Tensor<3>>> = g_fake
+        .iter()
+        .map(|xs| {
+            xs.iter()
+                .map(|x| x.clone().detach().require_grad())
+                .collect()
+        })
+        .collect();
+    let lambda_adv = ctx.config.lambda_adv;
+    let heads = |model: AdtModel<K>, m: &mut StepMetrics, report: &mut StepReport| {
+        let model = discriminator_updates(model, optims, inputs, text.clone(), lr_d, m, report);
+        let real_cls = cat_rows(g_real_cls).pop().expect("one CLS per shard");
+        let adv = generator_adversarial_loss_on(&model, cat_rows(leaves.clone()), real_cls, text);
+        let g_adv = adv.clone().into_scalar::<f64>();
+        let upstream = g_adv.is_finite().then(|| {
+            let grads = adv.mul_scalar(lambda_adv).backward();
+            leaves
+                .iter()
+                .map(|xs| xs.iter().map(|x| x.grad(&grads)).collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+        });
+        (model, g_adv, upstream)
+    };
+    let unchanged = model.clone();
+    let ((model, g_adv, upstream), (l_diff, diff)) = rayon::join(
+        || heads(model, m, report),
+        || diffusion_pass(&unchanged, prep, diffusion, &Shards::one(prep.x0.dims()[0])),
+    );
+    // 3. Each shard's backward pass from its leaves' gradients.
+    let adv = upstream.map(|upstream| {
+        let jobs = forks
+            .iter()
+            .zip(g_fake)
+            .zip(upstream)
+            .map(|((fork, xs), gs)| {
+                Box::new(move || {
+                    let surrogate = xs
+                        .into_iter()
+                        .zip(gs)
+                        .filter_map(|(x, g)| g.map(|g| (x * g).sum()))
+                        .reduce(|a, b| a + b)
+                        .expect("the adversarial loss depends on the fake's head inputs");
+                    let mut grads = surrogate.backward();
+                    GradientsParams::from_module(&mut grads, &fork.generator)
+                }) as Box<dyn FnOnce() -> GradientsParams + Send + '_>
+            })
+            .collect();
+        let mut acc = GradientsAccumulator::new();
+        for grads in side_by_side(jobs) {
+            acc.accumulate(&model.generator, grads);
+        }
+        acc.grads()
+    });
+    plan.record(m);
+    report.plan = Some(plan);
+    let parts = GeneratorParts {
+        g_adv: Some(g_adv),
+        adv,
+        l_diff,
+        diff,
+    };
+    (model, Ok(parts))
+}
+
+/// One iteration on one batch: the fake is simulated once, with its graph, for both players.
+///
+/// Every draw is made first, in the order plan, start noise, each D update's augmentations
+/// (and R1's probe seed), G's augmentations, `L_diff`'s levels and noise. The passes then
+/// run on the batch in one shard, or in several side by side on the CPU backend
+/// ([`Shards::for_step`]). The G gradient is the adversarial term's plus `L_diff`'s, summed
+/// in that order.
+fn single_step<K: Components>(
+    model: AdtModel<K>,
     optims: &mut Optimizers,
     ema: Option<&mut Ema<K::Denoiser>>,
     batch: &AdtBatch,
@@ -326,67 +748,58 @@ fn single_step<K: Components>(
     };
     let mut report = StepReport::default();
 
-    // The generator's gradient is the sum of two backward passes: the adversarial term's as
-    // soon as it is known (its graph — the K sampler steps, the decode, the backbone — is freed
-    // before L_diff's forward pass records its own), then L_diff's. One graph at a time.
-    let mut g_grads = GradientsAccumulator::new();
-    if c.adversarial {
-        m.lr_d = Some(lr_d);
-        let gen_out = generate(&model, &prep, rng);
-        let [b, _, h, w] = gen_out.image.dims();
-        for _ in 0..c.d_steps_per_g {
-            let draws = AugmentDraws::draw(&ctx.augment, b, h, w, rng);
-            let d = discriminator_loss(
-                &model,
-                gen_out.image.clone(),
-                prep.real.clone(),
-                prep.cond.cond.pooled.clone(),
-                &draws,
-                rng,
-            );
-            let total = d.hinge + d.r1.unwrap_or(0.0);
-            m.d_loss = Some(total);
-            m.r1 = d.r1;
-            m.d_real = Some(mean(&d.real));
-            m.d_fake = Some(mean(&d.fake));
-            m.d_acc = Some(losses::sign_accuracy(&d.real, &d.fake));
-            if total.is_finite() {
-                let mut grads = d.loss.backward();
-                let gp = GradientsParams::from_module(&mut grads, &model.discriminator);
-                model = update_discriminator(model, optims, gp, lr_d, &mut m, &mut report);
-            } else {
-                report.nonfinite.push("d_loss");
-            }
+    let adversarial = c
+        .adversarial
+        .then(|| AdversarialDraws::draw(&model, &prep, rng));
+    let diffusion = model.draw_diffusion(prep.x0.dims(), rng, &device);
+    let shards = Shards::for_step(c, &device, prep.x0.dims()[0]);
+    let (model, parts) = match adversarial {
+        None => {
+            let (l_diff, diff) = diffusion_pass(&model, &prep, &diffusion, &shards);
+            let parts = GeneratorParts {
+                g_adv: None,
+                adv: None,
+                l_diff,
+                diff,
+            };
+            (model, Ok(parts))
         }
-        let draws = AugmentDraws::draw(&ctx.augment, b, h, w, rng);
-        let adv = generator_adversarial_loss(
-            &model,
-            gen_out.image,
-            prep.real.clone(),
-            prep.cond.cond.pooled.clone(),
-            &draws,
-        );
-        let g_adv = adv.clone().into_scalar::<f64>();
-        m.g_adv = Some(g_adv);
-        if g_adv.is_finite() {
-            accumulate_backward(&mut g_grads, &model.generator, adv.mul_scalar(c.lambda_adv));
-        }
-        gen_out.plan.record(&mut m);
-        report.plan = Some(gen_out.plan);
-    }
-
-    let draws = model.draw_diffusion(prep.x0.dims(), rng, &device);
-    let l_diff_t = model.diffusion_loss(&prep, &draws);
-    let l_diff = l_diff_t.clone().into_scalar::<f64>();
-    m.l_diff = Some(l_diff);
-    let total = c.lambda_diff * l_diff + m.g_adv.map_or(0.0, |a| c.lambda_adv * a);
+        Some(draws) if shards.len() == 1 => adversarial_in_one(
+            model,
+            optims,
+            &prep,
+            draws,
+            &diffusion,
+            lr_d,
+            &mut m,
+            &mut report,
+        ),
+        Some(draws) => adversarial_in_shards(
+            model,
+            optims,
+            &prep,
+            draws,
+            &diffusion,
+            &shards,
+            lr_d,
+            &mut m,
+            &mut report,
+        ),
+    };
+    let mut model = model;
+    let parts = match parts {
+        Ok(p) => p,
+        Err(e) => return (model, Err(e)),
+    };
+    m.g_adv = parts.g_adv;
+    m.l_diff = Some(parts.l_diff);
+    let total = c.lambda_diff * parts.l_diff + parts.g_adv.map_or(0.0, |a| c.lambda_adv * a);
     m.g_total = Some(total);
     if total.is_finite() {
-        accumulate_backward(
-            &mut g_grads,
-            &model.generator,
-            l_diff_t.mul_scalar(c.lambda_diff),
-        );
+        let mut g_grads = GradientsAccumulator::new();
+        for grads in [parts.adv, parts.diff].into_iter().flatten() {
+            g_grads.accumulate(&model.generator, grads);
+        }
         model = update_generator(
             model,
             optims,

@@ -122,6 +122,16 @@ impl Conditioning {
         }
     }
 
+    /// Samples `start..start + len` of the batch.
+    pub fn rows(&self, start: usize, len: usize) -> Self {
+        let rows2 = |t: &Option<Tensor<2>>| t.clone().map(|t| t.narrow(0, start, len));
+        Self {
+            hidden: self.hidden.clone().narrow(0, start, len),
+            pooled: rows2(&self.pooled),
+            ids: rows2(&self.ids),
+        }
+    }
+
     /// Detached copy (conditions are constants to the engine).
     pub fn detach(&self) -> Self {
         Self {
@@ -150,6 +160,16 @@ pub struct CondPair {
     pub cond: Conditioning,
     /// The empty-prompt condition (same batch size), present when CFG is used.
     pub uncond: Option<Conditioning>,
+}
+
+impl CondPair {
+    /// Samples `start..start + len` of both conditions.
+    pub fn rows(&self, start: usize, len: usize) -> Self {
+        Self {
+            cond: self.cond.rows(start, len),
+            uncond: self.uncond.as_ref().map(|u| u.rows(start, len)),
+        }
+    }
 }
 
 /// The trainable network θ: `x_t, t[B], c → prediction`.

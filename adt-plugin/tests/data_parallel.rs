@@ -8,7 +8,7 @@ use adt_plugin::AdtConfig;
 use adt_plugin::toy::{ToyParts, ToySizes};
 use burn::prelude::*;
 
-use crate::common::{bits, close, config, max_diff, run_on, values};
+use crate::common::{assert_same_reports, bits, config, run_on};
 
 /// Adam's ε raised as in `accumulation.rs` (zero-in-exact-arithmetic gradients).
 fn base() -> AdtConfig {
@@ -49,24 +49,7 @@ fn two_replicas_train_the_one_device_run_at_the_same_global_batch() {
         false,
         1,
     );
-    assert_eq!(one.history.len(), two.history.len());
-    for ((s, x), (_, y)) in one.history.iter().zip(&two.history) {
-        for (name, p, q) in [
-            ("l_diff", x.l_diff, y.l_diff),
-            ("g_adv", x.g_adv, y.g_adv),
-            ("d_loss", x.d_loss, y.d_loss),
-            ("g_grad_norm", x.g_grad_norm, y.g_grad_norm),
-            ("d_grad_norm", x.d_grad_norm, y.d_grad_norm),
-        ] {
-            assert!(close(p, q, 1e-4), "step {s} {name}: {p:?} vs {q:?}");
-        }
-    }
-    let g = max_diff(&values(&one.model.generator), &values(&two.model.generator));
-    let d = max_diff(
-        &values(&one.model.discriminator),
-        &values(&two.model.discriminator),
-    );
-    assert!(g < 1e-5 && d < 1e-5, "generator {g:e}, heads {d:e}");
+    assert_same_reports(&one, &two);
     assert!(
         bits(&two.model.generator) == bits(&accumulated.model.generator)
             && bits(&two.model.discriminator) == bits(&accumulated.model.discriminator),

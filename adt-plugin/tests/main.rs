@@ -18,5 +18,6 @@ mod nonfinite;
 mod player_isolation;
 mod precision;
 mod resume;
+mod shards;
 mod start_policy;
 mod text_cond;
