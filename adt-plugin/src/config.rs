@@ -294,7 +294,9 @@ pub struct AdtConfig {
     /// `train_dreambooth_sd3.py`. Unset: on for flow models (that script's default); setting
     /// it for an ε/v model is an error.
     pub precondition_outputs: Option<bool>,
-    /// R1 penalty on the heads' inputs for real images [choice: off].
+    /// R1 penalty on the heads' inputs for real images [choice: off]. Its random probes come
+    /// from a stream seeded by one draw of the step per D update (per micro-batch in
+    /// accumulated steps), so they do not depend on the order of the step's passes.
     pub r1: bool,
     /// R1 weight γ (penalty = γ/2 · E‖∇D‖²) [choice: 1e-5].
     pub r1_gamma: f64,

@@ -392,6 +392,12 @@ impl<K: Components> AdtModel<K> {
             Some(z) => z.clone().detach(),
             None => self.ctx.encode(pixels.clone()).detach(),
         };
+        if x0.dims()[0] != b {
+            return Err(AdtError::Shape {
+                what: "batch latents",
+                message: format!("{} cached latents for {b} images", x0.dims()[0]),
+            });
+        }
         // What D sees as real: the pixels, or their VAE round trip (`real_through_vae`).
         let real = if self.ctx.config.real_through_vae {
             self.ctx.decode(x0.clone()).detach()
@@ -404,6 +410,18 @@ impl<K: Components> AdtModel<K> {
             None => conditioner.encode_text(&batch.prompts, &device),
         };
         let cond = conditioner.condition(text, &batch.micro).detach();
+        let rows = |t: &Option<Tensor<2>>| t.as_ref().map_or(b, |t| t.dims()[0]);
+        if cond.batch_size() != b || rows(&cond.pooled) != b || rows(&cond.ids) != b {
+            return Err(AdtError::Shape {
+                what: "batch text embeddings",
+                message: format!(
+                    "conditions of {} / {} / {} rows (prompt, pooled, ids) for {b} images",
+                    cond.batch_size(),
+                    rows(&cond.pooled),
+                    rows(&cond.ids)
+                ),
+            });
+        }
         // The unconditional branch as deployed: no negative prompt, the family's negative
         // micro-conditioning.
         let uncond = (self.ctx.config.cfg_scale > 1.0).then(|| {

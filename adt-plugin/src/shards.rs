@@ -4,10 +4,11 @@
 //! burn-flex parallelises each op over rayon's pool, but a small model's ops (the quickstart's
 //! 8×8 latents: a few thousand elements each) are too small to keep every core busy one at a
 //! time. Where the work is per sample — the simulated inference, the decode, the backbone and
-//! their backward passes, `L_diff` — the step instead gives each pool thread a shard of the
-//! batch, on its own fork of the generator (its own autodiff graph, so the backward passes run
-//! side by side too), and does once, on the whole batch, what needs all of it: the heads
-//! (their local batch norm) and the optimizers. `docs/benchmarks.md` has the measurements.
+//! their backward passes; `L_diff` in a plain run — the step instead gives each pool thread a
+//! shard of the batch, on its own fork of the generator (its own autodiff graph, so the
+//! backward passes run side by side too), and does once, on the whole batch, what needs all of
+//! it: the heads (their local batch norm; an ADT step's `L_diff` runs beside them) and the
+//! optimizers. `docs/benchmarks.md` has the measurements.
 //!
 //! Shards change only the order of floating-point sums (a parameter's gradient is the sum of
 //! the shards' sums), not what is computed. GPU backends get one shard: their queue is fed by

@@ -221,6 +221,18 @@ impl DiscInputs {
         }
     }
 
+    /// The inputs for a fake (detached here) and its paired real batch under `draws`.
+    pub fn of_images<K: Components>(
+        ctx: &FrozenContext<K>,
+        draws: &AugmentDraws,
+        fake: Tensor<4>,
+        real: Tensor<4>,
+    ) -> Self {
+        let fake_f = ctx.features(draws.apply(fake.detach()));
+        let real_f = ctx.features(draws.apply(real));
+        Self::new(&fake_f, &real_f)
+    }
+
     /// The inputs of consecutive shards of a batch, as one batch.
     pub fn cat(shards: Vec<Self>) -> Self {
         let mut fake = Vec::with_capacity(shards.len());
@@ -229,12 +241,12 @@ impl DiscInputs {
         for s in shards {
             fake.push(s.fake);
             real.push(s.real);
-            real_cls.push(vec![s.real_cls]);
+            real_cls.push(s.real_cls);
         }
         Self {
             fake: cat_rows(fake),
             real: cat_rows(real),
-            real_cls: cat_rows(real_cls).pop().expect("one CLS per shard"),
+            real_cls: Tensor::cat(real_cls, 0),
         }
     }
 }
@@ -249,10 +261,8 @@ pub fn discriminator_loss<K: Components>(
     draws: &AugmentDraws,
     rng: &mut EngineRng,
 ) -> DiscOutcome {
-    let ctx = &model.ctx;
-    let fake_f = ctx.features(draws.apply(fake.detach()));
-    let real_f = ctx.features(draws.apply(real));
-    discriminator_loss_on(model, DiscInputs::new(&fake_f, &real_f), text, rng)
+    let inputs = DiscInputs::of_images(&model.ctx, draws, fake, real);
+    discriminator_loss_on(model, inputs, text, rng)
 }
 
 /// [`discriminator_loss`] from the head inputs; `rng` draws R1's probes (with `r1`).
@@ -377,14 +387,20 @@ struct AdversarialDraws {
 }
 
 impl AdversarialDraws {
-    /// Draw in the order plan, start noise, each D update's augmentations (and R1 seed), G's
-    /// augmentations, for images the size of the prepared real batch.
-    fn draw<K: Components>(model: &AdtModel<K>, prep: &PreparedBatch, rng: &mut EngineRng) -> Self {
-        let ctx = &model.ctx;
+    /// Draw in the order plan, start noise (shaped `latents`, on `device`), each D update's
+    /// augmentations and R1 seed, G's augmentations (for images of `image` = `[h, w]`). The
+    /// one definition of a step's adversarial draws, whole batch or accumulated.
+    fn draw<K: Components>(
+        ctx: &FrozenContext<K>,
+        latents: [usize; 4],
+        image: [usize; 2],
+        device: &Device,
+        rng: &mut EngineRng,
+    ) -> Self {
         let c = &ctx.config;
         let plan = SimulationPlan::draw(c.m, c.k, c.start_policy, c.k_policy, rng);
-        let noise = rng.normal_tensor(prep.x0.dims(), &prep.x0.device());
-        let [b, _, h, w] = prep.real.dims();
+        let noise = rng.normal_tensor(latents, device);
+        let ([b, ..], [h, w]) = (latents, image);
         let d = (0..c.d_steps_per_g)
             .map(|_| {
                 let draws = AugmentDraws::draw(&ctx.augment, b, h, w, rng);
@@ -396,21 +412,38 @@ impl AdversarialDraws {
     }
 }
 
-/// `fake`, refused when the decoder's images are not the size of the real ones
-/// (the augmentations were drawn for that size).
-fn checked_image(fake: Generated, prep: &PreparedBatch) -> Result<Generated> {
-    if fake.image.dims() == prep.real.dims() {
-        Ok(fake)
+/// Refuses decoded fakes that are not the size of their real images (the augmentations
+/// were drawn for that size).
+fn check_fake_size(fake: &Tensor<4>, real: &Tensor<4>) -> Result<()> {
+    if fake.dims() == real.dims() {
+        Ok(())
     } else {
         Err(crate::error::AdtError::Shape {
             what: "decoded fakes",
             message: format!(
                 "the decoder returned {:?} for real images of {:?}",
-                fake.image.dims(),
-                prep.real.dims()
+                fake.dims(),
+                real.dims()
             ),
         })
     }
+}
+
+/// Record one D update's values in `m` and return its loss (hinge + R1).
+fn record_discriminator(
+    m: &mut StepMetrics,
+    hinge: f64,
+    r1: Option<f64>,
+    real: &[f32],
+    fake: &[f32],
+) -> f64 {
+    let total = hinge + r1.unwrap_or(0.0);
+    m.d_loss = Some(total);
+    m.r1 = r1;
+    m.d_real = Some(mean(real));
+    m.d_fake = Some(mean(fake));
+    m.d_acc = Some(losses::sign_accuracy(real, fake));
+    total
 }
 
 /// The D updates of one iteration on its head inputs (one per update), recorded in `m`.
@@ -427,12 +460,7 @@ fn discriminator_updates<K: Components>(
     for (inputs, r1_seed) in inputs {
         let mut probe_rng = EngineRng::derived(r1_seed.unwrap_or(0), 0);
         let d = discriminator_loss_on(&model, inputs, text.clone(), &mut probe_rng);
-        let total = d.hinge + d.r1.unwrap_or(0.0);
-        m.d_loss = Some(total);
-        m.r1 = d.r1;
-        m.d_real = Some(mean(&d.real));
-        m.d_fake = Some(mean(&d.fake));
-        m.d_acc = Some(losses::sign_accuracy(&d.real, &d.fake));
+        let total = record_discriminator(m, d.hinge, d.r1, &d.real, &d.fake);
         if total.is_finite() {
             let mut grads = d.loss.backward();
             let gp = GradientsParams::from_module(&mut grads, &model.discriminator);
@@ -529,17 +557,15 @@ fn adversarial_in_one<K: Components>(
     let ctx = model.ctx.clone();
     let text = prep.cond.cond.pooled.clone();
     let fake = simulate_fake(&model, prep, draws.plan, draws.noise, true);
-    let fake = match checked_image(fake, prep) {
-        Ok(g) => g,
-        Err(e) => return (model, Err(e)),
-    };
+    if let Err(e) = check_fake_size(&fake.image, &prep.real) {
+        return (model, Err(e));
+    }
     let inputs = draws
         .d
         .iter()
         .map(|(d, seed)| {
-            let fake_f = ctx.features(d.apply(fake.image.clone().detach()));
-            let real_f = ctx.features(d.apply(prep.real.clone()));
-            (DiscInputs::new(&fake_f, &real_f), *seed)
+            let inputs = DiscInputs::of_images(&ctx, d, fake.image.clone(), prep.real.clone());
+            (inputs, *seed)
         })
         .collect();
     let model = discriminator_updates(model, optims, inputs, text.clone(), lr_d, m, report);
@@ -609,14 +635,13 @@ fn adversarial_in_shards<K: Components>(
             let noise = noise.clone().narrow(0, start, len);
             Box::new(move || -> Result<ShardFakes<K>> {
                 let prep = prep.rows(start, len);
-                let fake = checked_image(simulate_fake(&fork, &prep, plan, noise, true), &prep)?;
+                let fake = simulate_fake(&fork, &prep, plan, noise, true);
+                check_fake_size(&fake.image, &prep.real)?;
                 let d = d
                     .iter()
                     .map(|(d, _)| {
                         let d = d.rows(start, len);
-                        let fake_f = ctx.features(d.apply(fake.image.clone().detach()));
-                        let real_f = ctx.features(d.apply(prep.real.clone()));
-                        DiscInputs::new(&fake_f, &real_f)
+                        DiscInputs::of_images(ctx, &d, fake.image.clone(), prep.real.clone())
                     })
                     .collect();
                 let g = g.rows(start, len);
@@ -646,7 +671,7 @@ fn adversarial_in_shards<K: Components>(
         }
         forks.push(part.fork);
         g_fake.push(part.g_fake);
-        g_real_cls.push(vec![part.g_real_cls]);
+        g_real_cls.push(part.g_real_cls);
     }
     let inputs = d_inputs
         .into_iter()
@@ -664,7 +689,7 @@ fn adversarial_in_shards<K: Components>(
     let lambda_adv = ctx.config.lambda_adv;
     let heads = |model: AdtModel<K>, m: &mut StepMetrics, report: &mut StepReport| {
         let model = discriminator_updates(model, optims, inputs, text.clone(), lr_d, m, report);
-        let real_cls = cat_rows(g_real_cls).pop().expect("one CLS per shard");
+        let real_cls = Tensor::cat(g_real_cls, 0);
         let adv = generator_adversarial_loss_on(&model, cat_rows(leaves.clone()), real_cls, text);
         let g_adv = adv.clone().into_scalar::<f64>();
         let upstream = g_adv.is_finite().then(|| {
@@ -689,14 +714,19 @@ fn adversarial_in_shards<K: Components>(
             .zip(upstream)
             .map(|((fork, xs), gs)| {
                 Box::new(move || {
+                    // The leaves without a gradient (none, with the heads as built) add nothing.
                     let surrogate = xs
                         .into_iter()
                         .zip(gs)
                         .filter_map(|(x, g)| g.map(|g| (x * g).sum()))
-                        .reduce(|a, b| a + b)
-                        .expect("the adversarial loss depends on the fake's head inputs");
-                    let mut grads = surrogate.backward();
-                    GradientsParams::from_module(&mut grads, &fork.generator)
+                        .reduce(|a, b| a + b);
+                    match surrogate {
+                        Some(s) => {
+                            let mut grads = s.backward();
+                            GradientsParams::from_module(&mut grads, &fork.generator)
+                        }
+                        None => GradientsParams::new(),
+                    }
                 }) as Box<dyn FnOnce() -> GradientsParams + Send + '_>
             })
             .collect();
@@ -748,9 +778,10 @@ fn single_step<K: Components>(
     };
     let mut report = StepReport::default();
 
+    let [_, _, h, w] = prep.real.dims();
     let adversarial = c
         .adversarial
-        .then(|| AdversarialDraws::draw(&model, &prep, rng));
+        .then(|| AdversarialDraws::draw(&ctx, prep.x0.dims(), [h, w], &device, rng));
     let diffusion = model.draw_diffusion(prep.x0.dims(), rng, &device);
     let shards = Shards::for_step(c, &device, prep.x0.dims()[0]);
     let (model, parts) = match adversarial {
@@ -1003,8 +1034,9 @@ fn accumulated_step<K: Components>(
     let mut adversarial = None;
     if c.adversarial {
         m.lr_d = Some(lr_d);
-        let plan = SimulationPlan::draw(c.m, c.k, c.start_policy, c.k_policy, rng);
-        let noise = rng.normal_tensor(full, &main);
+        let [_, _, h, w] = preps[0].real.dims();
+        let draws = AdversarialDraws::draw(&ctx, full, [h, w], &main, rng);
+        let (plan, noise) = (draws.plan, draws.noise);
         let placed = place(&model);
         let mut fakes: Vec<Tensor<4>> = Vec::with_capacity(n);
         for round in &rounds {
@@ -1022,11 +1054,11 @@ fn accumulated_step<K: Components>(
                 .collect();
             fakes.extend(parallel(jobs));
         }
-        let [_, _, h, w] = fakes[0].dims();
         drop(placed);
-        for _ in 0..c.d_steps_per_g {
-            let draws = AugmentDraws::draw(&ctx.augment, b * n, h, w, rng);
-            let r1_seed = c.r1.then(|| rng.int_inclusive(0, i64::MAX) as u64);
+        if let Err(e) = check_fake_size(&fakes[0], &preps[0].real) {
+            return (model, Err(e));
+        }
+        for (draws, r1_seed) in draws.d {
             let placed = place(&model);
             let mut parts: Vec<DiscPart> = Vec::with_capacity(n);
             for round in &rounds {
@@ -1075,20 +1107,14 @@ fn accumulated_step<K: Components>(
                 fake.extend(part.fake);
                 acc.accumulate(&model.discriminator, part.grads);
             }
-            let total = hinge + r1.unwrap_or(0.0);
-            m.d_loss = Some(total);
-            m.r1 = r1;
-            m.d_real = Some(mean(&real));
-            m.d_fake = Some(mean(&fake));
-            m.d_acc = Some(losses::sign_accuracy(&real, &fake));
+            let total = record_discriminator(&mut m, hinge, r1, &real, &fake);
             if total.is_finite() {
                 model = update_discriminator(model, optims, acc.grads(), lr_d, &mut m, &mut report);
             } else {
                 report.nonfinite.push("d_loss");
             }
         }
-        let g_draws = AugmentDraws::draw(&ctx.augment, b * n, h, w, rng);
-        adversarial = Some((plan, noise, g_draws));
+        adversarial = Some((plan, noise, draws.g));
     }
 
     let diffusion = model.draw_diffusion(full, rng, &main);

@@ -333,7 +333,7 @@ fn noise_start_makes_the_full_start_independent_of_the_real_image() {
 }
 
 /// The G update's gradient is `λ_adv·∇adv + λ_diff·∇L_diff`, assembled from two backward
-/// passes (one graph alive at a time) in the single and the accumulated step alike:
+/// passes in the single (sharded or not) and the accumulated step alike:
 /// `f(t) = ‖g_adv + t·g_diff‖²` is the quadratic its values at t = 0, 1 and the pure `g_diff`
 /// norm fix, so the norm at t = 2 is predicted.
 #[test]

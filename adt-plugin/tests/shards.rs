@@ -1,9 +1,14 @@
 //! `cpu_shards`: a step whose batch runs in shards side by side on the CPU makes the step of
-//! the whole batch up to float summation order (ADT with R1, and plain fine-tuning; even and
-//! uneven shards), repeats itself bit for bit, and splits rows as documented.
+//! the whole batch up to float summation order (ADT with R1, CFG, text-conditioned heads and
+//! two D updates, and plain fine-tuning; even and uneven shards), repeats itself bit for bit,
+//! and splits rows as documented; a batch whose cached rows disagree is refused before any
+//! shard slices it.
 
 use adt_plugin::AdtConfig;
+use adt_plugin::model::AdtBatch;
 use adt_plugin::shards::{Shards, cat_rows};
+use adt_plugin::toy::{ToyParts, ToySizes, toy_loader};
+use adt_plugin::traits::Conditioner;
 use burn::prelude::*;
 
 use crate::common::{assert_same_training, bits, config, run_with};
@@ -69,6 +74,45 @@ fn shards_make_the_step_of_the_whole_batch() {
         ..base
     };
     assert_same_training(with_shards(&adversarial, 1), with_shards(&adversarial, 2));
+}
+
+#[test]
+fn shards_hold_with_cfg_text_heads_and_two_d_updates() {
+    // Shards slice the unconditional condition too; the text-conditioned heads see the whole
+    // batch's pooled prompts; each D update has its own draws.
+    let base = AdtConfig {
+        cfg_scale: 2.0,
+        text_cond: true,
+        d_steps_per_g: 2,
+        ..config()
+    };
+    assert_same_training(with_shards(&base, 1), with_shards(&base, 2));
+}
+
+#[test]
+fn a_batch_whose_cached_rows_disagree_is_refused_by_name() {
+    let d = Device::flex().autodiff();
+    let model = ToyParts::new(ToySizes::default(), 3, &d)
+        .model(with_shards(&config(), 2), &d)
+        .unwrap();
+    let batch: AdtBatch = toy_loader(8, 16, 4, 0, &d).iter().next().unwrap().unwrap();
+    let latents = model.prepare(&batch).unwrap().x0;
+    let short = AdtBatch {
+        latents: Some(latents.narrow(0, 0, 3)),
+        ..batch.clone()
+    };
+    let e = model.prepare(&short).unwrap_err().to_string();
+    assert!(
+        e.contains("batch latents") && e.contains("3 cached latents for 4"),
+        "{e}"
+    );
+    let text = model.ctx.conditioner.encode_text(&batch.prompts[..2], &d);
+    let short = AdtBatch {
+        text: Some(text),
+        ..batch
+    };
+    let e = model.prepare(&short).unwrap_err().to_string();
+    assert!(e.contains("batch text embeddings"), "{e}");
 }
 
 #[test]

@@ -261,6 +261,9 @@ impl Setting {
                 Precision::F32
             },
             gradient_checkpointing: self.checkpointing,
+            // One shard: the step's memory as a GPU runs it (shards keep every shard's graph
+            // alive at once), and the figures of docs/benchmarks.md were measured so.
+            cpu_shards: Some(1),
             lora: self.lora.then(|| LoraConfig::new(4)),
             m: Self::M,
             k: 1,
