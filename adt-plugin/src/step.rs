@@ -496,17 +496,10 @@ fn diffusion_pass<K: Components>(
     let b = draws.levels.len();
     let lambda_diff = model.ctx.config.lambda_diff;
     let run = |model: AdtModel<K>, rows: Range<usize>| {
-        let (prep, draws) = if shards.len() == 1 {
-            (prep.clone(), draws.clone())
-        } else {
-            (
-                prep.rows(rows.start, rows.len()),
-                draws.rows(rows.start, rows.len()),
-            )
-        };
+        let (start, len) = (rows.start, rows.len());
         // The shard's share of the batch mean (an exact 1 for one shard).
-        let share = rows.len() as f64 / b as f64;
-        let loss = model.diffusion_loss(&prep, &draws);
+        let share = len as f64 / b as f64;
+        let loss = model.diffusion_loss(&prep.rows(start, len), &draws.rows(start, len));
         let value = loss.clone().into_scalar::<f64>();
         let grads = value.is_finite().then(|| {
             let mut grads = loss.mul_scalar(lambda_diff * share).backward();
@@ -528,16 +521,25 @@ fn diffusion_pass<K: Components>(
             Box::new(move || run(fork, rows)) as Box<dyn FnOnce() -> _ + Send + '_>
         })
         .collect();
-    let mut value = 0.0;
-    let mut acc = Some(GradientsAccumulator::new());
-    for (v, grads) in side_by_side(jobs) {
-        value += v;
-        match (acc.as_mut(), grads) {
-            (Some(acc), Some(grads)) => acc.accumulate(&model.generator, grads),
-            _ => acc = None,
-        }
+    let (values, grads): (Vec<f64>, Vec<_>) = side_by_side(jobs).into_iter().unzip();
+    // A shard with a non-finite loss leaves the batch without a gradient.
+    let grads = grads
+        .into_iter()
+        .collect::<Option<Vec<_>>>()
+        .map(|grads| sum_gradients(&model.generator, grads));
+    (values.into_iter().sum(), grads)
+}
+
+/// The sum of `parts`, gradients of `module`, added in their order.
+fn sum_gradients<M: burn::module::Module>(
+    module: &M,
+    parts: impl IntoIterator<Item = GradientsParams>,
+) -> GradientsParams {
+    let mut acc = GradientsAccumulator::new();
+    for grads in parts {
+        acc.accumulate(module, grads);
     }
-    (value, acc.map(|mut acc| acc.grads()))
+    acc.grads()
 }
 
 /// The adversarial half of [`single_step`] on one shard (the whole batch): simulate the fake
@@ -730,11 +732,7 @@ fn adversarial_in_shards<K: Components>(
                 }) as Box<dyn FnOnce() -> GradientsParams + Send + '_>
             })
             .collect();
-        let mut acc = GradientsAccumulator::new();
-        for grads in side_by_side(jobs) {
-            acc.accumulate(&model.generator, grads);
-        }
-        acc.grads()
+        sum_gradients(&model.generator, side_by_side(jobs))
     });
     plan.record(m);
     report.plan = Some(plan);
@@ -827,19 +825,11 @@ fn single_step<K: Components>(
     let total = c.lambda_diff * parts.l_diff + parts.g_adv.map_or(0.0, |a| c.lambda_adv * a);
     m.g_total = Some(total);
     if total.is_finite() {
-        let mut g_grads = GradientsAccumulator::new();
-        for grads in [parts.adv, parts.diff].into_iter().flatten() {
-            g_grads.accumulate(&model.generator, grads);
-        }
-        model = update_generator(
-            model,
-            optims,
-            ema,
-            g_grads.grads(),
-            lr_g,
-            &mut m,
-            &mut report,
+        let g_grads = sum_gradients(
+            &model.generator,
+            [parts.adv, parts.diff].into_iter().flatten(),
         );
+        model = update_generator(model, optims, ema, g_grads, lr_g, &mut m, &mut report);
     } else {
         report.nonfinite.push("g_total");
     }
