@@ -8,12 +8,14 @@
 //! (`adt_data::ShapesDomain`), so the evaluation needs no files.
 
 mod attributes;
+mod floors;
 pub mod plot;
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 pub use attributes::AttributeHeads;
+pub use floors::Floors;
 
 use adt_data::{ShapeAttributes, ShapesDataset, ShapesDomain, Split};
 use adt_dinov2::{BackboneConfig, Dinov2Backbone, Dinov2Model};
@@ -116,12 +118,9 @@ impl FeatureNet {
     }
 }
 
-/// One cell of the grid.
+/// FD to the reference and attribute accuracy of one set of images per evaluation seed.
 #[derive(Debug, Clone)]
-pub struct Cell {
-    pub sampler: SamplerName,
-    pub steps: usize,
-    pub cfg: f64,
+pub struct Scores {
     /// The evaluation seeds, in the order of `fd` and `seed_accuracy`.
     pub seeds: Vec<u64>,
     /// FD per seed.
@@ -130,8 +129,8 @@ pub struct Cell {
     pub seed_accuracy: Vec<Vec<(String, f64)>>,
 }
 
-impl Cell {
-    /// Attribute accuracy per head over all seeds' images (every seed scores the same
+impl Scores {
+    /// Attribute accuracy per head over all seeds' images (every seed scores as many
     /// images, so the mean of the seeds' accuracies); empty without heads.
     pub fn accuracy(&self) -> Vec<(String, f64)> {
         let Some(first) = self.seed_accuracy.first() else {
@@ -161,6 +160,25 @@ impl Cell {
         let m = self.mean();
         (self.fd.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
     }
+
+    /// `FD 12.3456 ± 0.1234`, then the accuracies when scored.
+    pub fn line(&self) -> String {
+        let accuracy = self.accuracy();
+        let mut s = format!("FD {:.4} ± {:.4}", self.mean(), self.std());
+        if !accuracy.is_empty() {
+            let _ = write!(s, "; {}", accuracy_line(&accuracy));
+        }
+        s
+    }
+}
+
+/// One cell of the grid.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    pub sampler: SamplerName,
+    pub steps: usize,
+    pub cfg: f64,
+    pub scores: Scores,
 }
 
 /// What to evaluate.
@@ -244,6 +262,8 @@ pub struct GridResult {
     /// Attribute accuracy of the real held-out images (what the heads can read at best);
     /// empty without heads.
     pub reference_accuracy: Vec<(String, f64)>,
+    /// What a perfect model, and a perfect one behind this model's codec, would score.
+    pub floors: Floors,
 }
 
 /// The real held-out side of a grid: feature statistics for FD and the heads' accuracy on
@@ -251,6 +271,8 @@ pub struct GridResult {
 pub struct Reference {
     stats: FeatureStats,
     accuracy: Vec<(String, f64)>,
+    /// [`Floors::real`].
+    real_floor: Scores,
 }
 
 /// The grid's held-out prompts, the attributes they ask for, and its image batches.
@@ -299,9 +321,12 @@ impl Reference {
                 .collect();
             real.add(net, Tensor::cat(images, 0), &held.attrs[r.clone()])?;
         }
+        let stats = real.features.stats()?;
+        let real_floor = floors::second_set(net, heads, grid, &stats, device, |x| x)?;
         Ok(Self {
-            stats: real.features.stats()?,
+            stats,
             accuracy: real.accuracy(),
+            real_floor,
         })
     }
 }
@@ -362,17 +387,26 @@ pub fn run_grid<F: Family>(
                     sampler,
                     steps,
                     cfg,
-                    seeds: grid.seeds.clone(),
-                    fd,
-                    seed_accuracy,
+                    scores: Scores {
+                        seeds: grid.seeds.clone(),
+                        fd,
+                        seed_accuracy,
+                    },
                 });
             }
         }
     }
+    let codec_floor = floors::second_set(net, heads, grid, &reference.stats, device, |x| {
+        floors::round_trip(&model.codec, x)
+    })?;
     Ok(GridResult {
         metric: net.metric().to_string(),
         cells,
         reference_accuracy: reference.accuracy.clone(),
+        floors: Floors {
+            real: reference.real_floor.clone(),
+            codec: codec_floor,
+        },
     })
 }
 
@@ -381,7 +415,7 @@ pub fn markdown(label: &str, result: &GridResult, seeds: usize, n: usize) -> Str
     let cells = &result.cells;
     let heads: Vec<String> = cells
         .first()
-        .map(|c| c.accuracy().iter().map(|(h, _)| h.clone()).collect())
+        .map(|c| c.scores.accuracy().iter().map(|(h, _)| h.clone()).collect())
         .unwrap_or_default();
     let mut s = format!(
         "### {label}\n\nFréchet distance to {n} held-out images, mean ± std over {seeds} seed(s){}.\nFeature network: {}.\n\n| sampler | steps | CFG | FD |",
@@ -407,10 +441,10 @@ pub fn markdown(label: &str, result: &GridResult, seeds: usize, n: usize) -> Str
             c.sampler,
             c.steps,
             c.cfg,
-            c.mean(),
-            c.std()
+            c.scores.mean(),
+            c.scores.std()
         );
-        for (_, a) in &c.accuracy() {
+        for (_, a) in &c.scores.accuracy() {
             let _ = write!(s, " {:.1}% |", 100.0 * a);
         }
         s.push('\n');
@@ -422,7 +456,21 @@ pub fn markdown(label: &str, result: &GridResult, seeds: usize, n: usize) -> Str
             accuracy_line(&result.reference_accuracy)
         );
     }
+    s.push('\n');
+    s.push_str(&floors_markdown(&result.floors, n));
     s
+}
+
+/// The floors ([`Floors`]) as two lines of markdown.
+pub fn floors_markdown(floors: &Floors, n: usize) -> String {
+    format!(
+        "Floors: per seed, {n} more real images of the reference's captions (each drawn again \
+         within its caption), scored against the same reference:\n\
+         - as they are (a perfect model): {}\n\
+         - through the VAE, encode → decode (a perfect model of the encoder's latents): {}\n",
+        floors.real.line(),
+        floors.codec.line()
+    )
 }
 
 /// `kind 32.8%, color 97.7%, …`: per-head accuracies on one line.
@@ -452,11 +500,12 @@ pub fn csv_header() -> String {
 pub fn csv(label: &str, cells: &[Cell]) -> String {
     let mut s = String::new();
     for c in cells {
-        for (i, fd) in c.fd.iter().enumerate() {
+        for (i, fd) in c.scores.fd.iter().enumerate() {
             let acc: Vec<String> = CSV_ACCURACY_HEADS
                 .iter()
                 .map(|h| {
-                    c.seed_accuracy
+                    c.scores
+                        .seed_accuracy
                         .get(i)
                         .and_then(|row| row.iter().find(|(n, _)| n == h))
                         .map_or(String::new(), |(_, a)| format!("{a}"))
@@ -468,7 +517,7 @@ pub fn csv(label: &str, cells: &[Cell]) -> String {
                 c.sampler,
                 c.steps,
                 c.cfg,
-                c.seeds[i],
+                c.scores.seeds[i],
                 acc.join(",")
             );
         }
@@ -497,7 +546,11 @@ pub fn write_report(
         &cell_labels(&result.cells),
         &[plot::Series {
             name: label.to_string(),
-            values: result.cells.iter().map(|c| (c.mean(), c.std())).collect(),
+            values: result
+                .cells
+                .iter()
+                .map(|c| (c.scores.mean(), c.scores.std()))
+                .collect(),
         }],
     )
 }

@@ -201,7 +201,12 @@ pub fn run(args: &Args) -> Result<Outcome> {
     )?;
     let fd = results
         .iter()
-        .map(|(name, r)| (name.clone(), r.cells.iter().map(|c| c.mean()).collect()))
+        .map(|(name, r)| {
+            (
+                name.clone(),
+                r.cells.iter().map(|c| c.scores.mean()).collect(),
+            )
+        })
         .collect();
     Ok(Outcome { out, table, fd })
 }

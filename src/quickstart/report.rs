@@ -13,7 +13,9 @@ use anyhow::Result;
 use burn::prelude::*;
 
 use super::Args;
-use crate::eval::{Cell, Grid, GridResult, accuracy_line, cell_labels, csv, csv_header, plot};
+use crate::eval::{
+    Cell, Grid, GridResult, accuracy_line, cell_labels, csv, csv_header, floors_markdown, plot,
+};
 
 /// Prompts (first held-out captions) in `samples.png`.
 const SAMPLE_PROMPTS: usize = 8;
@@ -40,22 +42,22 @@ pub fn write(
         for (name, r) in results {
             let c = &r.cells[i];
             debug_assert_eq!(cell_key(c), cell_key(base_cell));
-            let accuracy = c.accuracy();
+            let accuracy = c.scores.accuracy();
             let acc = |h: &str| {
                 accuracy
                     .iter()
                     .find(|(n, _)| n == h)
                     .map_or("–".to_string(), |(_, a)| format!("{:.1}%", 100.0 * a))
             };
-            let change = 100.0 * (c.mean() / base_cell.mean() - 1.0);
+            let change = 100.0 * (c.scores.mean() / base_cell.scores.mean() - 1.0);
             let _ = writeln!(
                 table,
                 "| {} | {} | {} | {name} | {:.3} ± {:.3} | {} | {} | {} | {} | {} | {} |",
                 c.sampler,
                 c.steps,
                 c.cfg,
-                c.mean(),
-                c.std(),
+                c.scores.mean(),
+                c.scores.std(),
                 if name == "base" {
                     "–".to_string()
                 } else {
@@ -90,6 +92,8 @@ pub fn write(
             accuracy_line(&base.reference_accuracy)
         );
     }
+    // The three models share the base's VAE, so one set of floors holds for all.
+    let _ = write!(md, "\n{}", floors_markdown(&base.floors, args.eval_images));
     md.push_str(
         "\n`samples.png`: rows are real held-out images, base, plain fine-tune and ADT for the \
          same captions and noise (the first evaluation sampler and step count, CFG of the first \
@@ -117,7 +121,11 @@ pub fn write(
             .iter()
             .map(|(name, r)| plot::Series {
                 name: name.clone(),
-                values: r.cells.iter().map(|c| (c.mean(), c.std())).collect(),
+                values: r
+                    .cells
+                    .iter()
+                    .map(|c| (c.scores.mean(), c.scores.std()))
+                    .collect(),
             })
             .collect::<Vec<_>>(),
     )?;

@@ -28,6 +28,9 @@
 //! Sample `index` draws from ChaCha8 keyed by (seed, index, `"adt-shp"`), in
 //! this order: kind, colour, background, size, position, centre jitter (x, y),
 //! size jitter, colour jitter (3 + 3 channels), gradient (x, y).
+//! [`ShapesDomain::redraw`] keeps the attributes and draws the rest again from
+//! a stream keyed by (seed, index, `"adt-alt"`, variant): another image of the
+//! same caption.
 //!
 //! # Splits
 //!
@@ -489,10 +492,16 @@ impl ShapesDomain {
     }
 
     fn rng(&self, index: u64) -> ChaCha8Rng {
+        self.keyed_rng(index, b"adt-shp\0", 0)
+    }
+
+    /// ChaCha8 keyed by (seed, index, tag, variant).
+    fn keyed_rng(&self, index: u64, tag: &[u8; 8], variant: u64) -> ChaCha8Rng {
         let mut key = [0u8; 32];
         key[..8].copy_from_slice(&self.seed.to_le_bytes());
         key[8..16].copy_from_slice(&index.to_le_bytes());
-        key[16..24].copy_from_slice(b"adt-shp\0");
+        key[16..24].copy_from_slice(tag);
+        key[24..32].copy_from_slice(&variant.to_le_bytes());
         ChaCha8Rng::from_seed(key)
     }
 
@@ -525,18 +534,34 @@ impl ShapesDomain {
             position,
             background: ShapeColor::ALL[bi],
         };
+        self.vary(attributes, &mut rng)
+    }
 
+    /// Another image of sample `index`'s caption: the same attributes, with the variation
+    /// within them (centre, size and colour jitter, light gradient) drawn again from ChaCha8
+    /// keyed by (seed, index, `"adt-alt"`, `variant`). For evaluation floors: a second set of
+    /// real images with exactly the captions of the first.
+    pub fn redraw(&self, index: u64, variant: u64) -> ShapeLayout {
+        let attributes = self.attributes(index);
+        self.vary(
+            attributes,
+            &mut self.keyed_rng(index, b"adt-alt\0", variant),
+        )
+    }
+
+    /// The variation within an attribute combination, drawn in the documented order.
+    fn vary(&self, attributes: ShapeAttributes, rng: &mut ChaCha8Rng) -> ShapeLayout {
         let s = self.image_size as f32;
         let jx = rng.random_range(-CENTER_JITTER..=CENTER_JITTER);
         let jy = rng.random_range(-CENTER_JITTER..=CENTER_JITTER);
         let js = rng.random_range(-SIZE_JITTER..=SIZE_JITTER);
-        let half_extent = size.half_extent() * (1.0 + js) * s;
+        let half_extent = attributes.size.half_extent() * (1.0 + js) * s;
         let cell_center = |k: u8| (2.0 * k as f32 + 1.0) / 6.0;
         // Keep the shape inside the image.
         let clamp = |v: f32| v.clamp(half_extent, s - half_extent);
         let center = (
-            clamp((cell_center(position.col) + jx) * s),
-            clamp((cell_center(position.row) + jy) * s),
+            clamp((cell_center(attributes.position.col) + jx) * s),
+            clamp((cell_center(attributes.position.row) + jy) * s),
         );
         let mut jitter = |c: [u8; 3]| {
             c.map(|v| {

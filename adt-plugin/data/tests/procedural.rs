@@ -51,6 +51,27 @@ fn golden_digest_of_the_first_samples() {
 
 const GOLDEN_DIGEST: &str = "3625eba7ffec2c815940c5275603e32b5224aa5e605da6d4e2a22b85cc1967e6";
 
+/// `redraw` keeps the caption and draws the variation again: deterministic per variant,
+/// different from the sample and across variants, and within the sample's jitter bounds.
+#[test]
+fn redraw_keeps_the_attributes_and_varies_the_rest() {
+    let domain = ShapesDomain::new(32, 0);
+    let mut differ = 0;
+    for index in 0..32 {
+        let original = domain.layout(index);
+        let a = domain.redraw(index, 0);
+        assert_eq!(a, domain.redraw(index, 0), "index {index}");
+        assert_eq!(a.attributes, original.attributes, "index {index}");
+        assert_ne!(a, original, "index {index}");
+        assert_ne!(a, domain.redraw(index, 1), "index {index}");
+        // Colour jitter is at most 8 per channel around the named colour.
+        assert!(linf(a.fill, original.attributes.color.rgb()) <= 8);
+        assert!(linf(a.background, original.attributes.background.rgb()) <= 8);
+        differ += usize::from(domain.render_layout(&a).as_raw() != domain.render(index).as_raw());
+    }
+    assert_eq!(differ, 32);
+}
+
 #[test]
 fn different_seeds_differ() {
     let a = ShapesDomain::new(32, 0);
