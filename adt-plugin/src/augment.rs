@@ -12,11 +12,15 @@ use burn::prelude::*;
 use crate::error::{AdtError, Result};
 use crate::rng::EngineRng;
 
-/// Which DiffAugment families are on.
+/// Which DiffAugment ops are on.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct AugmentPolicy {
-    /// Brightness, saturation, contrast.
-    pub color: bool,
+    /// Brightness shift (`color` turns on all three colour ops).
+    pub brightness: bool,
+    /// Saturation scale.
+    pub saturation: bool,
+    /// Contrast scale.
+    pub contrast: bool,
     /// Integer translation with zero padding.
     pub translation: bool,
     /// Cutout.
@@ -29,6 +33,10 @@ pub struct AugmentPolicy {
 
 impl AugmentPolicy {
     /// Parse `"color,translation,cutout"` (any subset, empty = none). Ratios default to 1/8, 1/2.
+    ///
+    /// Extension of the reference's policy names: `brightness`, `saturation` and `contrast`
+    /// turn on one of `color`'s three ops each (brightness shifts all channels alike, which
+    /// can carry one hue into its neighbour, e.g. orange into yellow or red).
     pub fn parse(s: &str) -> Result<Self> {
         let mut p = Self {
             translation_ratio: 0.125,
@@ -37,14 +45,17 @@ impl AugmentPolicy {
         };
         for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             match name {
-                "color" => p.color = true,
+                "color" => (p.brightness, p.saturation, p.contrast) = (true, true, true),
+                "brightness" => p.brightness = true,
+                "saturation" => p.saturation = true,
+                "contrast" => p.contrast = true,
                 "translation" => p.translation = true,
                 "cutout" => p.cutout = true,
                 other => {
                     return Err(AdtError::config(
                         "augment",
                         format!(
-                            "unknown DiffAugment policy `{other}` (known: color, translation, cutout)"
+                            "unknown DiffAugment policy `{other}` (known: color, brightness, saturation, contrast, translation, cutout)"
                         ),
                     ));
                 }
@@ -82,14 +93,10 @@ impl AugmentDraws {
     /// Draw for a batch of `b` images of `h × w`.
     pub fn draw(policy: &AugmentPolicy, b: usize, h: usize, w: usize, rng: &mut EngineRng) -> Self {
         let per = |rng: &mut EngineRng| (0..b).map(|_| rng.uniform() as f32).collect::<Vec<_>>();
-        let (brightness, saturation, contrast) = if policy.color {
-            let br = per(rng);
-            let sa = per(rng);
-            let co = per(rng);
-            (Some(br), Some(sa), Some(co))
-        } else {
-            (None, None, None)
-        };
+        // In this order, each only when on: `color` draws as the reference does.
+        let brightness = policy.brightness.then(|| per(rng));
+        let saturation = policy.saturation.then(|| per(rng));
+        let contrast = policy.contrast.then(|| per(rng));
         let translation = policy.translation.then(|| {
             let sy = (h as f64 * policy.translation_ratio + 0.5) as i64;
             let sx = (w as f64 * policy.translation_ratio + 0.5) as i64;
@@ -141,7 +148,11 @@ impl AugmentDraws {
 
     /// True when no transform is drawn.
     pub fn is_identity(&self) -> bool {
-        self.brightness.is_none() && self.translation.is_none() && self.cutout.is_none()
+        self.brightness.is_none()
+            && self.saturation.is_none()
+            && self.contrast.is_none()
+            && self.translation.is_none()
+            && self.cutout.is_none()
     }
 
     /// Apply to a batch `[B, C, H, W]` (differentiable). Panics if the batch does not match the draws.

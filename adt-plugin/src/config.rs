@@ -323,7 +323,8 @@ pub struct AdtConfig {
     /// encoded latents) instead of raw pixels [choice: off]. Fakes are decodes; with a lossy
     /// VAE "was this decoded?" is otherwise D's cheapest cue, one no latent can remove.
     pub real_through_vae: bool,
-    /// DiffAugment policy: comma list of `color`, `translation`, `cutout` (empty = none).
+    /// DiffAugment policy: comma list of `color`, `translation`, `cutout` (empty = none), or of
+    /// `color`'s single ops `brightness`, `saturation`, `contrast`.
     pub augment: String,
     /// Max translation as a fraction of the image side [DiffAugment: 1/8].
     pub translation_ratio: f64,

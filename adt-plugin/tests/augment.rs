@@ -116,6 +116,56 @@ fn draws_are_per_sample_and_deterministic() {
     assert!(AugmentPolicy::parse("color,zoom").is_err());
 }
 
+/// `color` is its three ops together, drawn as before; a single op draws and applies only
+/// itself (brightness alone: `x + r − 0.5`).
+#[test]
+fn colour_ops_split_into_brightness_saturation_contrast() {
+    let all = AugmentPolicy::parse("color").unwrap();
+    assert_eq!(
+        all,
+        AugmentPolicy::parse("brightness, saturation,contrast").unwrap()
+    );
+    let a = AugmentDraws::draw(&all, 3, 4, 4, &mut EngineRng::new(5));
+    let mut rng = EngineRng::new(5);
+    let expected: Vec<Vec<f32>> = (0..3)
+        .map(|_| (0..3).map(|_| rng.uniform() as f32).collect())
+        .collect();
+    assert_eq!(a.brightness.as_ref(), Some(&expected[0]));
+    assert_eq!(a.saturation.as_ref(), Some(&expected[1]));
+    assert_eq!(a.contrast.as_ref(), Some(&expected[2]));
+
+    let sc = AugmentDraws::draw(
+        &AugmentPolicy::parse("saturation,contrast").unwrap(),
+        3,
+        4,
+        4,
+        &mut EngineRng::new(5),
+    );
+    assert_eq!(sc.brightness, None);
+    assert_eq!(sc.saturation.as_ref(), Some(&expected[0]));
+    assert!(!sc.is_identity());
+
+    let br = AugmentDraws::draw(
+        &AugmentPolicy::parse("brightness").unwrap(),
+        3,
+        4,
+        4,
+        &mut EngineRng::new(5),
+    );
+    assert_eq!(
+        (br.saturation.is_none(), br.contrast.is_none()),
+        (true, true)
+    );
+    let (v, x) = img(3, 4, 4);
+    let y = br.apply(x).into_data().to_vec::<f32>().unwrap();
+    for (i, (a, b)) in y.iter().zip(&v).enumerate() {
+        let r = expected[0][i / (3 * 16)];
+        assert!((a - (b + r - 0.5)).abs() < 1e-6, "{i}: {a} vs {b}");
+    }
+    let err = AugmentPolicy::parse("hue").unwrap_err().to_string();
+    assert!(err.contains("`hue`") && err.contains("brightness"), "{err}");
+}
+
 #[test]
 fn real_and_fake_of_a_pair_get_identical_draws_in_the_engine() {
     // Score a "fake" that is pixel-identical to its real image: with the same augmentation draws
