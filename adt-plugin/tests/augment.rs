@@ -157,7 +157,7 @@ fn colour_ops_split_into_brightness_saturation_contrast() {
         (true, true)
     );
     let (v, x) = img(3, 4, 4);
-    let y = br.apply(x).into_data().to_vec::<f32>().unwrap();
+    let y = br.apply(x).into_data().try_into_vec::<f32>().unwrap();
     for (i, (a, b)) in y.iter().zip(&v).enumerate() {
         let r = expected[0][i / (3 * 16)];
         assert!((a - (b + r - 0.5)).abs() < 1e-6, "{i}: {a} vs {b}");
