@@ -77,7 +77,7 @@ impl AugmentPolicy {
 pub struct AugmentDraws {
     /// Image height and width the draws were made for.
     pub size: [usize; 2],
-    /// Per-sample brightness draw r ∈ [0,1) (None when colour is off).
+    /// Per-sample brightness draw r ∈ [0,1) (None when brightness is off).
     pub brightness: Option<Vec<f32>>,
     /// Per-sample saturation draw.
     pub saturation: Option<Vec<f32>>,

@@ -6,7 +6,7 @@
 # usage: scripts/report/eval_seeds.sh OUT N RUN [RUN ...]
 #   RUN: a quickstart --out folder (its adt/export/unet is evaluated)
 #   N:   images per cell and evaluation seed (evaluation seeds 0 and 1; DDIM and DPM++ 2M at
-#        4/8/25 steps, CFG 1, as the quickstart's grid)
+#        4/8/25 steps, CFG 1: the grid of the quickstart's seed runs)
 #   needs: cargo build --release --bin adt
 #   writes: OUT/base, OUT/<run name>/ (eval.md, eval.csv), OUT/summary.md
 set -euo pipefail
